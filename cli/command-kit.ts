@@ -1,0 +1,63 @@
+/**
+ * The glue every subcommand uses: commander parses the flags, runtime/options merges config file and
+ * environment under them and validates with the command's zod schema, and failures become one line
+ * on stderr with exit code 2 (bad usage) or 1 (runtime failure).
+ */
+import type { Command } from 'commander';
+import type { z } from 'zod';
+import { OptionError, readConfigFile, resolveOptions } from '../runtime/options.js';
+import { createLogger, type Logger, type LogLevel } from '../runtime/logger.js';
+
+export interface CommandContext {
+  log: Logger;
+  /** Resolves when SIGINT/SIGTERM arrives. */
+  stopSignal: Promise<NodeJS.Signals>;
+}
+
+export function globalOptions(cmd: Command): { config?: string; logLevel?: LogLevel } {
+  return cmd.optsWithGlobals() as { config?: string; logLevel?: LogLevel };
+}
+
+/** Validates options for `section` of the config file; flags given on the command line win. */
+export function optionsFor<S extends z.ZodObject<z.ZodRawShape>>(schema: S, cmd: Command, section: string): z.infer<S> {
+  const g = globalOptions(cmd);
+  const flags: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(cmd.opts())) {
+    if (cmd.getOptionValueSource(key) === 'cli') flags[key] = value;
+  }
+  const file = g.config ? readConfigFile(g.config) : undefined;
+  return resolveOptions(schema, { flags, env: process.env, ...(file ? { file } : {}), section });
+}
+
+export function loggerFor(cmd: Command, name: string): Logger {
+  const g = globalOptions(cmd);
+  const level = (g.logLevel ?? process.env.SIPFLOW_LOG_LEVEL ?? 'info') as LogLevel;
+  return createLogger({ level, name });
+}
+
+let stopPromise: Promise<NodeJS.Signals> | undefined;
+export function stopSignal(): Promise<NodeJS.Signals> {
+  stopPromise ??= new Promise((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  return stopPromise;
+}
+
+/** Runs a command body, turning known failures into one clear line and an exit code. */
+export async function run(body: () => Promise<void> | void): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    if (err instanceof OptionError) {
+      process.stderr.write(`sipflow: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const e = err as Error & { code?: string; hint?: string };
+    process.stderr.write(`sipflow: ${e.message}${e.hint ? `\n  what to do: ${e.hint}` : ''}\n`);
+    if (process.env.SIPFLOW_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = 1;
+  }
+}

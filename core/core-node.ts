@@ -1,0 +1,228 @@
+/**
+ * One core node: UDP (and TCP) transports, the transaction layer, and the proxy/registrar on top,
+ * plus the admin server. Owns everything it starts; `stop()` closes it all in reverse order.
+ */
+import type { Logger } from '../runtime/logger.js';
+import { silentLogger } from '../runtime/logger.js';
+import { AdminServer } from '../runtime/admin-server.js';
+import type { HostPort } from '../runtime/host-port.js';
+import { UdpTransport } from '../sip/transport/udp-transport.js';
+import { TcpTransport } from '../sip/transport/tcp-transport.js';
+import { TransportSet } from '../sip/transport/transport-set.js';
+import type { ReceivedFrom, TransportTarget } from '../sip/transport/transport.js';
+import { TransactionLayer, type TimerSettings } from '../sip/transaction/index.js';
+import { createResponse } from '../sip/message/factory.js';
+import type { SipParseError } from '../sip/message/errors.js';
+import type { PartialMessage } from '../sip/message/parser.js';
+import type { LocationStore } from './location/location-store.js';
+import { RegistrarService } from './registrar/registrar-service.js';
+import { DEFAULT_REGISTRAR_POLICY, type RegistrarPolicy } from './registrar/registration.js';
+import { TempGruuCodec } from './registrar/gruu.js';
+import { Authorizer } from './auth/authorizer.js';
+import { CoreMetrics } from './core-metrics.js';
+import { HomeFlows } from './proxy/home-flows.js';
+import { ProxyCore } from './proxy/proxy-core.js';
+import { RateLimiter } from './rate-limiter.js';
+
+export interface CoreNodeOptions {
+  udp: HostPort;
+  tcp?: HostPort;
+  /** Address other nodes and UAs reach this core at; default: the UDP address (127.0.0.1 for 0.0.0.0). */
+  advertise?: HostPort;
+  domain: string;
+  aliases?: string[];
+  auth: boolean;
+  secrets: string[];
+  policy?: Partial<RegistrarPolicy>;
+  metrics?: HostPort;
+  adminToken?: string;
+  rateLimit?: number;
+  /** Sources (ip or ip:port) never rate limited: the cluster's own edges. */
+  trustedSources?: string[];
+  maxMessageBytes?: number;
+  timers?: Partial<TimerSettings>;
+  timerCMs?: number;
+  version?: string;
+}
+
+export class CoreNode {
+  readonly metrics: CoreMetrics;
+  readonly store: LocationStore;
+  readonly #opts: CoreNodeOptions;
+  readonly #log: Logger;
+  #transports: TransportSet | undefined;
+  #layer: TransactionLayer | undefined;
+  #proxy: ProxyCore | undefined;
+  #admin: AdminServer | undefined;
+  #homeFlows: HomeFlows | undefined;
+  #limiter: RateLimiter;
+  #trusted: Set<string>;
+  #startedAt = 0;
+  #listening: { udp: HostPort; tcp?: HostPort; metrics?: HostPort } | undefined;
+
+  constructor(opts: CoreNodeOptions, deps: { store: LocationStore; log?: Logger; defaultMetrics?: boolean }) {
+    this.#opts = opts;
+    this.store = deps.store;
+    this.#log = deps.log ?? silentLogger;
+    this.metrics = new CoreMetrics({ defaultMetrics: deps.defaultMetrics ?? false });
+    this.#limiter = new RateLimiter({ perSecond: opts.rateLimit ?? 500 });
+    this.#trusted = new Set(opts.trustedSources ?? []);
+  }
+
+  get nodeId(): string {
+    if (!this.#homeFlows) throw new Error('core not started');
+    return this.#homeFlows.nodeId;
+  }
+
+  get address(): { udp: HostPort; tcp?: HostPort; metrics?: HostPort } {
+    if (!this.#listening) throw new Error('core not started');
+    return this.#listening;
+  }
+
+  get transactionCount(): { client: number; server: number } {
+    return this.#layer?.size ?? { client: 0, server: 0 };
+  }
+
+  async start(): Promise<{ udp: HostPort; tcp?: HostPort; metrics?: HostPort }> {
+    const o = this.#opts;
+    const log = this.#log;
+    const parseLimits = { maxMessageBytes: o.maxMessageBytes ?? 65535 };
+    const set = new TransportSet({
+      onMessage: (message, source) => {
+        if (!this.#admit(source)) return;
+        this.#layer!.receive(message, source);
+      },
+      onParseError: (error, source, raw, extra) => this.#onParseError(error, source, raw, extra?.partial),
+      onError: (err) => log.warn({ err }, 'transport error'),
+    });
+    this.#transports = set;
+    const udp = await UdpTransport.bind({ host: o.udp.host, port: o.udp.port, parseLimits, validate: true, recvBufferSize: 4 << 20 });
+    set.add(udp);
+    let tcp: TcpTransport | undefined;
+    if (o.tcp) {
+      tcp = await TcpTransport.listen({ host: o.tcp.host, port: o.tcp.port, parseLimits, validate: true });
+      set.add(tcp);
+    }
+    const udpAddr = { host: o.udp.host, port: udp.localPort };
+    const advertise = o.advertise ?? { host: o.udp.host === '0.0.0.0' ? '127.0.0.1' : o.udp.host === '::' ? '::1' : o.udp.host, port: udp.localPort };
+    const listening = [udpAddr, ...(tcp ? [{ host: o.tcp!.host, port: tcp.localPort }] : [])];
+    const homeFlows = new HomeFlows(o.secrets, advertise, listening);
+    this.#homeFlows = homeFlows;
+    const tempGruus = new TempGruuCodec(o.secrets);
+    const domains = new Set([o.domain, ...(o.aliases ?? [])].map((d) => d.toLowerCase()));
+    // A domain name we serve, or this node's own address (desk phones often register to the IP).
+    const isOurDomain = (host: string, port?: number) => domains.has(host.toLowerCase()) || homeFlows.isSelf(host.replace(/^\[|\]$/g, ''), port);
+    const authorizer = o.auth
+      ? new Authorizer({ realm: o.domain, secrets: o.secrets, store: this.store, onFailure: (reason) => this.metrics.authFailures.inc({ reason }) })
+      : undefined;
+    const registrar = new RegistrarService({
+      store: this.store,
+      policy: { ...DEFAULT_REGISTRAR_POLICY, ...o.policy },
+      tempGruus,
+      domain: o.domain,
+      isOurDomain,
+      authorizer,
+      onRegistration: (e) => {
+        this.metrics.registrations.inc({ outcome: e.outcome });
+        this.metrics.registerSeconds.observe(e.ms / 1000);
+        if (e.outcome === 'store-unavailable') this.metrics.storeErrors.inc({ operation: 'register' });
+      },
+    });
+    const proxy = new ProxyCore({
+      layer: () => this.#layer!,
+      store: this.store,
+      registrar,
+      authorizer,
+      homeFlows,
+      tempGruus,
+      domain: o.domain,
+      isOurDomain,
+      metrics: this.metrics,
+      log,
+      viaFor: (target: TransportTarget) =>
+        target.protocol === 'tcp' && tcp
+          ? { transport: 'TCP', host: advertise.host, port: tcp.localPort }
+          : { transport: 'UDP', host: advertise.host, port: advertise.port },
+      ...(o.timerCMs !== undefined ? { timerCMs: o.timerCMs } : {}),
+    });
+    this.#proxy = proxy;
+    this.#layer = new TransactionLayer({
+      transport: set,
+      user: proxy,
+      ...(o.timers ? { timers: o.timers } : {}),
+      observer: {
+        onCreated: (tx) => this.metrics.transactionsCreated.inc({ type: tx.constructor.name }),
+        onRetransmit: () => this.metrics.retransmissions.inc({ direction: 'sent' }),
+        onAbsorb: () => this.metrics.retransmissions.inc({ direction: 'absorbed' }),
+      },
+    });
+    this.metrics.transactionSource = () => this.transactionCount;
+
+    let metricsAddr: HostPort | undefined;
+    if (o.metrics) {
+      this.#admin = new AdminServer({
+        listen: o.metrics,
+        registry: this.metrics.registry,
+        ...(o.adminToken ? { token: o.adminToken } : {}),
+        ready: async () => {
+          try {
+            await this.store.ping();
+            return { ready: true };
+          } catch (err) {
+            return { ready: false, reason: `location store: ${(err as Error).message}` };
+          }
+        },
+        status: () => this.status(),
+      });
+      metricsAddr = await this.#admin.start();
+    }
+    this.#startedAt = Date.now();
+    this.#listening = { udp: udpAddr, ...(tcp ? { tcp: { host: o.tcp!.host, port: tcp.localPort } } : {}), ...(metricsAddr ? { metrics: metricsAddr } : {}) };
+    return this.#listening;
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const ring = (this.store as { ringView?: () => unknown }).ringView?.();
+    return {
+      role: 'core',
+      node: this.#homeFlows?.nodeId,
+      version: this.#opts.version ?? 'dev',
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+      domain: this.#opts.domain,
+      listening: this.#listening,
+      transactions: this.transactionCount,
+      inviteContexts: this.#proxy?.activeContexts ?? 0,
+      store: { kind: this.store.constructor.name, ...(ring ? { ring } : {}) },
+    };
+  }
+
+  /** Flood protection: a per-source budget; trusted peers (edges) are exempt. */
+  #admit(source: ReceivedFrom): boolean {
+    const key = `${source.remoteAddress}:${source.remotePort}`;
+    if (this.#trusted.has(key) || this.#trusted.has(source.remoteAddress)) return true;
+    if (this.#limiter.take(key)) return true;
+    this.metrics.rateLimited.inc();
+    return false;
+  }
+
+  #onParseError(error: SipParseError, source: ReceivedFrom, _raw: Buffer, partial: PartialMessage | undefined): void {
+    this.metrics.dropped.inc({ cause: `parse-${error.code.toLowerCase()}` });
+    if (!this.#admit(source)) return;
+    if (partial?.canReply && partial.request) {
+      try {
+        const r = createResponse(partial.request, 400, `Bad Request: ${error.message}`.replace(/[\r\n]/g, ' ').slice(0, 120));
+        void this.#layer?.send(r, { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort, ...(source.connectionId ? { connectionId: source.connectionId } : {}) }).catch(() => {});
+      } catch {
+        /* nothing can be built: dropped and counted above */
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#layer?.close();
+    await this.#admin?.stop();
+    await this.#transports?.close();
+    this.#layer = undefined;
+    this.#transports = undefined;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The core as home proxy for UAs attached to it directly (desk phones over UDP/TCP): the URIs it
+ * mints so requests find their way back to a flow it holds, and the reverse — recognising its own
+ * URIs in Route and Request-URI and turning them back into a transport target.
+ */
+import { FlowTokenCodec, type FlowRef, type FlowTokenError } from '../../sip/outbound/flow-token.js';
+import type { SipUri } from '../../sip/grammar/uri.js';
+import type { ReceivedFrom, TransportTarget, TransportProtocol } from '../../sip/transport/transport.js';
+import { parseHostPort } from '../../runtime/host-port.js';
+
+export interface SelfAddress {
+  host: string;
+  port: number;
+}
+
+export class HomeFlows {
+  readonly codec: FlowTokenCodec;
+  readonly #advertise: SelfAddress;
+  readonly #selfHosts: Set<string>;
+  readonly #selfPorts: Set<number>;
+
+  /**
+   * @param advertise the address other nodes reach this core at (its node id is `host:port`).
+   * @param listening every address this core listens on, to recognise Route entries naming it.
+   */
+  constructor(secrets: readonly string[], advertise: SelfAddress, listening: SelfAddress[]) {
+    this.#advertise = advertise;
+    this.codec = new FlowTokenCodec(secrets, nodeIdOf(advertise));
+    this.#selfHosts = new Set([advertise.host, ...listening.map((l) => l.host)].map(normHost));
+    if (this.#selfHosts.has('0.0.0.0')) this.#selfHosts.add('127.0.0.1');
+    this.#selfPorts = new Set([advertise.port, ...listening.map((l) => l.port)]);
+  }
+
+  get nodeId(): string {
+    return this.codec.node;
+  }
+
+  get advertise(): SelfAddress {
+    return this.#advertise;
+  }
+
+  isSelf(host: string, port: number | undefined): boolean {
+    return this.#selfHosts.has(normHost(host)) && this.#selfPorts.has(port ?? 5060);
+  }
+
+  tokenFor(source: ReceivedFrom): string {
+    return this.codec.encode({
+      transport: source.protocol === 'udp' ? 'udp' : source.protocol === 'tls' ? 'tls' : 'tcp',
+      host: source.remoteAddress,
+      port: source.remotePort,
+      flow: source.connectionId ?? '',
+    });
+  }
+
+  /** The Path entry (without <>) for a UA registering directly here. */
+  pathFor(source: ReceivedFrom, outbound: boolean): string {
+    const a = this.#advertise;
+    return `sip:${this.tokenFor(source)}@${hostForUri(a.host)}:${a.port};transport=udp;lr${outbound ? ';ob' : ''}`;
+  }
+
+  decode(token: string): { ok: true; ref: FlowRef } | { ok: false; error: FlowTokenError } {
+    return this.codec.decode(token);
+  }
+
+  static targetOf(ref: FlowRef): TransportTarget {
+    const protocol: TransportProtocol = ref.transport === 'udp' ? 'udp' : ref.transport === 'tls' ? 'tls' : 'tcp';
+    const host = ref.host.startsWith('[') ? ref.host.slice(1, -1) : ref.host;
+    return { protocol, host, port: ref.port, ...(ref.flow ? { connectionId: ref.flow, noConnect: true } : {}) };
+  }
+
+  /** Where to send a request for a token minted by another node: that node's UDP address. */
+  static nodeTarget(nodeId: string): TransportTarget | undefined {
+    const hp = parseHostPort(nodeId);
+    return hp ? { protocol: 'udp', host: hp.host, port: hp.port } : undefined;
+  }
+
+  /** A Route/Request-URI of ours: names this node; its user part may hold a flow token. */
+  isOurUri(uri: SipUri): boolean {
+    return (uri.scheme === 'sip' || uri.scheme === 'sips') && this.isSelf(uri.host.replace(/^\[|\]$/g, ''), uri.port);
+  }
+}
+
+export function nodeIdOf(a: SelfAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function normHost(h: string): string {
+  return h.replace(/^\[|\]$/g, '').toLowerCase();
+}
+
+function hostForUri(h: string): string {
+  return h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+}

@@ -1,0 +1,472 @@
+/**
+ * The transaction user of a core node (RFC 3261 §16): validates, preprocesses routing, decides
+ * targets (registrar, location service, GRUUs, flows it holds, rewritten contacts), forks, and
+ * relays responses through a ResponseContext. REGISTER for our domains goes to the registrar.
+ *
+ * Cores never Record-Route: an in-dialog request can enter the cluster at any core. What makes
+ * that work is in the URIs: edges and home cores put flow tokens into Path/Record-Route, and a
+ * home core rewrites the Contact of a UA attached to it into a cluster URI (contact-rewrite.ts);
+ * browsers use their GRUU as Contact. Any core resolves each of these without dialog state.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SipRequest, SipResponse } from '../../sip/message/model.js';
+import { createResponse } from '../../sip/message/factory.js';
+import { addVia, decrementMaxForwards } from '../../sip/message/proxy-helpers.js';
+import { formatUri, parseUri, type SipUri } from '../../sip/grammar/uri.js';
+import { parseNameAddr, formatNameAddr } from '../../sip/grammar/name-addr.js';
+import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
+import {
+  buildCancel,
+  type ClientTransaction,
+  type ServerInviteTransaction,
+  type ServerTransaction,
+  type TransactionLayer,
+  type TransactionUser,
+} from '../../sip/transaction/index.js';
+import type { ReceivedFrom, TransportTarget } from '../../sip/transport/transport.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { LocationStore } from '../location/location-store.js';
+import type { RegistrarService } from '../registrar/registrar-service.js';
+import { TempGruuCodec } from '../registrar/gruu.js';
+import type { Authorizer } from '../auth/authorizer.js';
+import type { CoreMetrics } from '../core-metrics.js';
+import { methodLabel, statusLabel } from '../core-metrics.js';
+import { validateRequest, computeLoopHash } from './request-validation.js';
+import { groupByQ, targetsFromBindings, bindingsForPubGruu, bindingsForTempGruu, type Target } from './targets.js';
+import { ResponseContext, type BranchEvents, type BranchHandle, type ForkTarget } from './response-context.js';
+import { HomeFlows } from './home-flows.js';
+import { originalContact, rewrittenContactUri } from './contact-rewrite.js';
+import { uriToNextHop } from './next-hop.js';
+
+export interface ProxyCoreDeps {
+  layer: () => TransactionLayer;
+  store: LocationStore;
+  registrar: RegistrarService;
+  authorizer: Authorizer | undefined;
+  homeFlows: HomeFlows;
+  tempGruus: TempGruuCodec;
+  domain: string;
+  isOurDomain(host: string, port?: number): boolean;
+  metrics: CoreMetrics;
+  log: Logger;
+  /** Via transport for requests we send over each protocol. */
+  viaFor(target: TransportTarget): { transport: string; host: string; port: number };
+  timerCMs?: number;
+}
+
+/** Where one branch goes: a transport target plus how the request must look when it leaves. */
+interface ForwardPlan extends ForkTarget {
+  uri?: string;
+  routes: string[];
+  /** Set when the next hop is a UA on a flow this core holds (its responses' Contact gets rewritten). */
+  direct?: ReceivedFromLike;
+  alternates: ForwardPlan[];
+}
+
+interface ReceivedFromLike {
+  target: TransportTarget;
+  token: string;
+}
+
+type Resolution = { kind: 'forward'; groups: ForwardPlan[][] } | { kind: 'reply'; status: number; reason?: string; headers?: [string, string][] } | { kind: 'handled' };
+
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY', 'UPDATE']);
+
+export class ProxyCore implements TransactionUser {
+  readonly #d: ProxyCoreDeps;
+  readonly #contexts = new Map<ServerTransaction, ResponseContext<ForwardPlan>>();
+
+  constructor(deps: ProxyCoreDeps) {
+    this.#d = deps;
+  }
+
+  get activeContexts(): number {
+    return this.#contexts.size;
+  }
+
+  // ---- TransactionUser ----------------------------------------------------------------------
+
+  onRequest(request: SipRequest, tx: ServerTransaction): void {
+    this.#d.metrics.messagesIn.inc({ kind: 'request', method: methodLabel(request.method) });
+    this.#handle(request, tx).catch((err: Error) => {
+      this.#d.log.error({ err, callId: safe(() => request.callId), method: request.method }, 'request handling failed');
+      this.#reply(request, tx, 500, 'Server Internal Error');
+    });
+  }
+
+  onAck(ack: SipRequest, source: ReceivedFrom): void {
+    this.#d.metrics.messagesIn.inc({ kind: 'request', method: 'ACK' });
+    // The ACK for a 2xx is end-to-end (§13.2.2.4): route it like any request, statelessly.
+    this.#forwardAck(ack, source).catch((err: Error) => this.#d.log.debug({ err, callId: safe(() => ack.callId) }, 'ACK not forwarded'));
+  }
+
+  onStrayResponse(response: SipResponse): void {
+    // RFC 6026 §7.3: a proxy MUST NOT forward a response that matches no client transaction.
+    this.#d.metrics.dropped.inc({ cause: 'stray-response' });
+    this.#d.log.debug({ callId: safe(() => response.callId), status: response.status }, 'stray response dropped');
+  }
+
+  onMalformed(message: SipRequest | SipResponse, error: Error, source: ReceivedFrom): void {
+    this.#d.metrics.dropped.inc({ cause: 'malformed' });
+    if (message.kind === 'request' && message.method !== 'ACK') {
+      try {
+        const r = createResponse(message, 400, `Bad Request (${error.message})`.slice(0, 120));
+        void this.#d.layer().send(r, { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort, ...(source.connectionId ? { connectionId: source.connectionId } : {}) }).catch(() => {});
+      } catch {
+        /* not even a response can be built: dropped */
+      }
+    }
+  }
+
+  // ---- request handling -------------------------------------------------------------------
+
+  async #handle(request: SipRequest, tx: ServerTransaction): Promise<void> {
+    const d = this.#d;
+    if (request.method === 'CANCEL') return this.#cancel(request, tx);
+
+    const rejection = validateRequest(request, { isOwnVia: (h, p) => d.homeFlows.isSelf(h, p) });
+    if (rejection) {
+      d.metrics.rejected.inc({ cause: String(rejection.status) });
+      return this.#reply(request, tx, rejection.status, rejection.reason, rejection.headers);
+    }
+
+    const resolution = await this.#resolve(request, tx);
+    if (resolution.kind === 'handled') return;
+    if (resolution.kind === 'reply') return this.#reply(request, tx, resolution.status, resolution.reason, resolution.headers);
+    this.#fork(request, tx, resolution.groups);
+  }
+
+  /** §16.4 route preprocessing and §16.5 target determination. */
+  async #resolve(request: SipRequest, tx: ServerTransaction): Promise<Resolution> {
+    const d = this.#d;
+    const home = d.homeFlows;
+
+    // §16.4: "If the Request-URI of the request contains a value this proxy previously placed into
+    // a Record-Route header field ... the proxy MUST replace the Request-URI with the last value
+    // from the Route header field" (a strict router upstream). Our Path URIs are such values.
+    if (home.isOurUri(request.uri) && !request.uri.params.has('lr') && request.uri.user && !originalContact(request.uri) && request.routes.length) {
+      const last = request.values('Route').pop()!;
+      request.uri = parseNameAddr(last).uri;
+      const all = request.values('Route').slice(0, -1);
+      request.remove('Route');
+      for (const r of all) request.append('Route', r);
+    }
+
+    // §16.4: "If the first value in the Route header field indicates this proxy, the proxy MUST
+    // remove that value from the request." Ours may carry a flow token: the UA's flow.
+    let flow: ReceivedFromLike | undefined;
+    while (request.routes.length) {
+      const top = request.routes[0]!;
+      if (!home.isOurUri(top.uri)) break;
+      request.removeFirstValue('Route');
+      if (top.uri.user) {
+        const decoded = home.decode(top.uri.user);
+        if (!decoded.ok) {
+          d.metrics.rejected.inc({ cause: 'flow-token' });
+          return { kind: 'reply', status: 403, reason: decoded.error === 'other-node' ? 'Flow Token Of Another Node' : 'Invalid Flow Token' };
+        }
+        flow = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
+        break;
+      }
+    }
+    if (flow) return { kind: 'forward', groups: [[{ routes: [], direct: flow, alternates: [] }]] };
+
+    // §16.6 step 6 / loose routing: a remaining Route decides the next hop; the URI stays.
+    if (request.routes.length) {
+      if (!request.routes[0]!.uri.params.has('lr')) {
+        // Strict-router compatibility (§16.6 step 6, "postprocessing routing information"): the
+        // next hop expects its URI in the Request-URI and the old Request-URI at the end of Route.
+        const route = request.removeFirstValue('Route')!;
+        request.append('Route', `<${request.uriText}>`);
+        request.uri = parseNameAddr(route).uri;
+        return { kind: 'forward', groups: [[{ routes: [], alternates: [] }]] };
+      }
+      return { kind: 'forward', groups: [[{ routes: [], alternates: [] }]] };
+    }
+
+    const uri = request.uri;
+    const ours = d.isOurDomain(uri.host, uri.port);
+    if (!ours) {
+      // In-dialog requests follow the route set the UAs agreed on; new requests to domains we do
+      // not serve are not relayed (we are nobody's open relay).
+      if (request.to.params.get('tag')) return { kind: 'forward', groups: [[{ routes: [], alternates: [] }]] };
+      d.metrics.rejected.inc({ cause: 'foreign-domain' });
+      return { kind: 'reply', status: 403, reason: 'Relaying Denied: Domain Not Served Here' };
+    }
+
+    // A Contact this cluster rewrote (home proxy of a directly attached UA).
+    const original = originalContact(uri);
+    if (original && uri.user) {
+      const node = FlowTokenCodec.peekNode(uri.user);
+      if (node === home.nodeId) {
+        const decoded = home.decode(uri.user);
+        if (!decoded.ok) return { kind: 'reply', status: 404, reason: 'Unknown Contact' };
+        request.uri = parseUri(original);
+        return { kind: 'forward', groups: [[{ routes: [], direct: { target: HomeFlows.targetOf(decoded.ref), token: uri.user }, alternates: [] }]] };
+      }
+      const nodeTarget = node ? HomeFlows.nodeTarget(node) : undefined;
+      if (!nodeTarget) return { kind: 'reply', status: 404, reason: 'Unknown Contact' };
+      return { kind: 'forward', groups: [[{ routes: [`<sip:${node};lr>`], alternates: [] }]] };
+    }
+
+    if (request.method === 'REGISTER') {
+      const source = tx.source;
+      const res = await d.registrar.handle(request, {
+        received: `${source.protocol}:${source.remoteAddress}:${source.remotePort}`,
+        selfPath: (outbound) => home.pathFor(source, outbound),
+        sourceIp: source.remoteAddress,
+      });
+      this.#send(tx, res, 'local');
+      return { kind: 'handled' };
+    }
+
+    if (!uri.user && (request.method === 'OPTIONS' || request.maxForwards === 0)) {
+      // OPTIONS to the core itself: health pings from edges and load balancers.
+      return { kind: 'reply', status: 200, reason: 'OK', headers: [['Allow', 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE'], ['Accept', 'application/sdp'], ['Supported', 'path, gruu, outbound']] };
+    }
+
+    // Digest for out-of-dialog requests from our own users (RFC 3261 §22.3, 407).
+    if (d.authorizer && !request.to.params.get('tag') && request.method !== 'ACK' && d.isOurDomain(request.from.uri.host, request.from.uri.port)) {
+      const auth = await d.authorizer.check(request, 'proxy', tx.source.remoteAddress);
+      if (!auth.ok) {
+        this.#send(tx, auth.response, 'local');
+        return { kind: 'handled' };
+      }
+      if (request.from.uri.user !== auth.username) return { kind: 'reply', status: 403, reason: 'From Does Not Match Credentials' };
+      request.remove('Proxy-Authorization');
+    }
+
+    if (!uri.user) return { kind: 'reply', status: 404, reason: 'Not Found' };
+    const aor = `sip:${uri.user}@${d.domain}`;
+    let bindings;
+    const started = performance.now();
+    try {
+      let user = uri.user;
+      let tempClaims;
+      if (TempGruuCodec.looksLikeTempGruu(user)) {
+        tempClaims = d.tempGruus.open(user);
+        if (!tempClaims) return { kind: 'reply', status: 404, reason: 'Unknown GRUU' };
+        user = tempClaims.aor;
+      }
+      bindings = await d.store.lookup(tempClaims ? tempClaims.aor : aor);
+      if (tempClaims) bindings = bindingsForTempGruu(bindings, tempClaims);
+      else if (uri.params.has('gr')) {
+        const instance = uri.params.get('gr');
+        // A pub-gruu names exactly one instance (RFC 5627 §7): never fork to the AOR's others.
+        bindings = instance ? bindingsForPubGruu(bindings, instance) : [];
+      }
+      d.metrics.lookups.inc({ outcome: bindings.length ? 'found' : 'empty' });
+    } catch (err) {
+      d.metrics.lookups.inc({ outcome: 'error' });
+      d.metrics.storeErrors.inc({ operation: 'lookup' });
+      d.log.warn({ err, callId: request.callId }, 'location lookup failed');
+      return { kind: 'reply', status: 503, reason: 'Location Service Unavailable', headers: [['Retry-After', '5']] };
+    } finally {
+      d.metrics.lookupSeconds.observe((performance.now() - started) / 1000);
+    }
+    const targets = targetsFromBindings(bindings, Date.now());
+    if (targets.length === 0) return { kind: 'reply', status: 480, reason: 'Temporarily Unavailable' };
+    return { kind: 'forward', groups: groupByQ(targets).map((g) => g.map((t) => this.#planFor(t))) };
+  }
+
+  #planFor(t: Target): ForwardPlan {
+    return { uri: t.uri, routes: t.routes, alternates: t.alternates.map((a) => this.#planFor(a)) };
+  }
+
+  // ---- forking ------------------------------------------------------------------------------
+
+  #fork(request: SipRequest, tx: ServerTransaction, groups: ForwardPlan[][]): void {
+    const d = this.#d;
+    const isInvite = request.method === 'INVITE';
+    const ctx = new ResponseContext<ForwardPlan>(
+      {
+        startBranch: (plan, events) => this.#startBranch(request, tx, plan, events),
+        relay: (response) => this.#send(tx, response, 'relayed'),
+        generate: (status, reason, headers) => this.#reply(request, tx, status, reason, headers),
+        onDone: () => {
+          this.#contexts.delete(tx);
+          if (isInvite) d.metrics.callsActive.dec();
+        },
+      },
+      groups,
+      { isInvite, ...(d.timerCMs !== undefined ? { timerCMs: d.timerCMs } : {}) },
+    );
+    this.#contexts.set(tx, ctx);
+    if (isInvite) d.metrics.callsActive.inc();
+    ctx.start();
+  }
+
+  #startBranch(original: SipRequest, serverTx: ServerTransaction, plan: ForwardPlan, events: BranchEvents): BranchHandle {
+    const d = this.#d;
+    const request = original.clone();
+    if (plan.uri) request.uri = parseUri(plan.uri);
+    // §16.6 step 7: pre-loaded routes (the binding's Path) go on top, first element first.
+    for (const r of [...plan.routes].reverse()) request.prepend('Route', r);
+    // §16.6 step 3: "The proxy MUST decrement the Max-Forwards value by one" (or add it, 70).
+    decrementMaxForwards(request);
+
+    // Our own Path as the first route: this core is the home proxy of the target; no network hop.
+    let direct = plan.direct;
+    const top = request.routes[0];
+    if (!direct && top && d.homeFlows.isOurUri(top.uri) && top.uri.user) {
+      const decoded = d.homeFlows.decode(top.uri.user);
+      request.removeFirstValue('Route');
+      if (decoded.ok) direct = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
+      else {
+        queueMicrotask(() => events.onFailure('transport'));
+        return { cancel() {} };
+      }
+    }
+
+    const target = direct?.target ?? this.#nextHop(request);
+    if (!target) {
+      queueMicrotask(() => events.onResponse(createResponse(request, 404, 'No Route To Next Hop')));
+      return { cancel() {} };
+    }
+
+    // Seed's challenge 3: a UA that sent this to us directly gets a cluster-routable Contact.
+    if (request.vias.length === 1 && DIALOG_CREATING.has(request.method)) this.#rewriteContact(request, serverTx.source);
+
+    const via = d.viaFor(target);
+    addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${computeLoopHash(original)}.${randomBytes(6).toString('base64url')}`, rport: true });
+
+    let tx: ClientTransaction;
+    let provisional = false;
+    let cancelWanted = false;
+    const sendCancel = () => {
+      try {
+        d.layer().sendRequest(buildCancel(request), target, {});
+      } catch (err) {
+        d.log.debug({ err }, 'CANCEL not sent');
+      }
+    };
+    try {
+      tx = d.layer().sendRequest(request, target, {
+        onResponse: (response) => {
+          if (response.status < 200) {
+            provisional = true;
+            if (cancelWanted) {
+              cancelWanted = false;
+              sendCancel();
+            }
+          }
+          response.removeFirstValue('Via');
+          if (direct && request.method === 'INVITE' && response.status < 300 && response.has('Contact')) this.#rewriteContact(response, undefined, direct.token);
+          events.onResponse(response);
+        },
+        onTimeout: () => events.onFailure('timeout'),
+        onTransportError: () => events.onFailure('transport'),
+      });
+    } catch (err) {
+      d.log.debug({ err }, 'branch not started');
+      queueMicrotask(() => events.onFailure('transport'));
+      return { cancel() {} };
+    }
+    d.metrics.requestsForwarded.inc({ method: methodLabel(request.method) });
+    void tx;
+    return {
+      cancel: () => {
+        if (request.method !== 'INVITE') return;
+        // §9.1: "a CANCEL request SHOULD NOT be sent to cancel an INVITE until a provisional response is received".
+        if (provisional) sendCancel();
+        else cancelWanted = true;
+      },
+    };
+  }
+
+  #nextHop(request: SipRequest): TransportTarget | undefined {
+    const route = request.routes[0];
+    const uri: SipUri = route ? route.uri : request.uri;
+    const hop = uriToNextHop(uri);
+    if (!hop) return undefined;
+    if (hop.protocol !== 'udp' && hop.protocol !== 'tcp') return { ...hop, protocol: 'udp' };
+    return hop;
+  }
+
+  /** Replaces Contact with a cluster URI carrying this core's flow token (contact-rewrite.ts). */
+  #rewriteContact(message: SipRequest | SipResponse, source: ReceivedFrom | undefined, token?: string): void {
+    const d = this.#d;
+    let contacts;
+    try {
+      contacts = message.contacts;
+    } catch {
+      return;
+    }
+    if (contacts === '*' || contacts.length !== 1) return;
+    const c = contacts[0]!;
+    if (c.uri.params.has('gr') || originalContact(c.uri) || d.isOurDomain(c.uri.host, c.uri.port)) return;
+    const flowToken = token ?? (source ? d.homeFlows.tokenFor(source) : undefined);
+    if (!flowToken) return;
+    const rewritten = { ...c, uri: parseUri(rewrittenContactUri(flowToken, d.domain, formatUri(c.uri))) };
+    message.set('Contact', formatNameAddr(rewritten));
+  }
+
+  // ---- CANCEL and ACK -----------------------------------------------------------------------
+
+  #cancel(cancel: SipRequest, tx: ServerTransaction): void {
+    const invite: ServerInviteTransaction | undefined = this.#d.layer().findInviteForCancel(cancel);
+    if (!invite) return this.#reply(cancel, tx, 481, 'Call/Transaction Does Not Exist');
+    // §16.10: "the proxy MUST respond to the CANCEL (rather than forward it) ... with a 200 (OK)".
+    this.#reply(cancel, tx, 200, 'OK');
+    const ctx = this.#contexts.get(invite);
+    if (ctx) ctx.cancel();
+    else if (!invite.lastResponse || invite.lastResponse.status < 200) this.#reply(invite.request, invite, 487, 'Request Terminated');
+  }
+
+  async #forwardAck(ack: SipRequest, source: ReceivedFrom): Promise<void> {
+    const d = this.#d;
+    if (ack.maxForwards === 0) return;
+    const fake = { source } as ServerTransaction;
+    const resolution = await this.#resolve(ack, fake);
+    if (resolution.kind !== 'forward') return;
+    const plan = resolution.groups[0]?.[0];
+    if (!plan) return;
+    const request = ack.clone();
+    if (plan.uri) request.uri = parseUri(plan.uri);
+    for (const r of [...plan.routes].reverse()) request.prepend('Route', r);
+    decrementMaxForwards(request);
+    let direct = plan.direct;
+    const top = request.routes[0];
+    if (!direct && top && d.homeFlows.isOurUri(top.uri) && top.uri.user) {
+      const decoded = d.homeFlows.decode(top.uri.user);
+      request.removeFirstValue('Route');
+      if (!decoded.ok) return;
+      direct = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
+    }
+    const target = direct?.target ?? this.#nextHop(request);
+    if (!target) return;
+    const via = d.viaFor(target);
+    addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${randomBytes(9).toString('base64url')}`, rport: true });
+    d.metrics.requestsForwarded.inc({ method: 'ACK' });
+    await d.layer().send(request, target);
+  }
+
+  // ---- responses ----------------------------------------------------------------------------
+
+  #reply(request: SipRequest, tx: ServerTransaction, status: number, reason?: string, headers?: [string, string][]): void {
+    let response: SipResponse;
+    try {
+      response = createResponse(request, status, reason, { ...(headers ? { headers } : {}) });
+    } catch (err) {
+      this.#d.log.debug({ err }, 'cannot build a response');
+      return;
+    }
+    this.#send(tx, response, 'local');
+  }
+
+  #send(tx: ServerTransaction, response: SipResponse, origin: 'local' | 'relayed'): void {
+    this.#d.metrics.responsesOut.inc({ status: statusLabel(response.status), origin });
+    if (!tx.respond(response) && response.status >= 200 && response.status < 300 && tx.request.method === 'INVITE') {
+      // RFC 6026: a 2xx from another fork branch after the transaction left Accepted still goes upstream.
+      void this.#d.layer().send(response, tx.responseTarget).catch(() => {});
+    }
+  }
+}
+
+function safe<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}

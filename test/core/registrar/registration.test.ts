@@ -1,0 +1,113 @@
+import t from 'tap';
+import { decideRegister, contactsForReply, DEFAULT_REGISTRAR_POLICY, type RegisterInput } from '../../../core/registrar/registration.js';
+import { TempGruuCodec, callIdHash } from '../../../core/registrar/gruu.js';
+import type { Binding } from '../../../core/location/location-store.js';
+import { register } from '../../helpers/sip-text.js';
+
+const gruus = new TempGruuCodec(['registrar-test-secret-0123456789']);
+const now = 1_700_000_000_000;
+const aor = 'sip:alice@example.com';
+
+function input(over: Partial<RegisterInput> & Pick<RegisterInput, 'request'>): RegisterInput {
+  return { aor, domain: 'example.com', now, policy: DEFAULT_REGISTRAR_POLICY, firstHop: 'self', path: ['<sip:tok@core;lr>'], existing: [], tempGruus: gruus, ...over };
+}
+
+function binding(over: Partial<Binding>): Binding {
+  return { aor, key: 'sip:alice@192.0.2.10:5060', contact: 'sip:alice@192.0.2.10:5060', q: 1, path: [], callId: 'call-1', cseq: 1, expiresAt: now + 600_000, createdAt: now, ...over };
+}
+
+t.test('expiry comes from the Contact expires param, else the Expires header, else the default', async (t) => {
+  const d1 = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.10>;expires=120'], expires: 300 }) }));
+  t.equal(d1.ok && d1.upsert[0]!.expiresAt, now + 120_000, 'contact param wins');
+  const d2 = decideRegister(input({ request: register({ expires: 300 }) }));
+  t.equal(d2.ok && d2.upsert[0]!.expiresAt, now + 300_000, 'Expires header');
+  const d3 = decideRegister(input({ request: register() }));
+  t.equal(d3.ok && d3.upsert[0]!.expiresAt, now + DEFAULT_REGISTRAR_POLICY.defaultExpires * 1000, 'default');
+  const d4 = decideRegister(input({ request: register({ expires: 999_999 }) }));
+  t.equal(d4.ok && d4.upsert[0]!.expiresAt, now + DEFAULT_REGISTRAR_POLICY.maxExpires * 1000, 'capped at the maximum');
+});
+
+t.test('an interval shorter than Min-Expires MUST get 423 with Min-Expires', async (t) => {
+  const d = decideRegister(input({ request: register({ expires: 10 }) }));
+  t.same(d, { ok: false, error: 'interval-too-brief', minExpires: DEFAULT_REGISTRAR_POLICY.minExpires });
+});
+
+t.test('Contact: * with Expires: 0 removes every binding; anything else with * is a 400', async (t) => {
+  const existing = [binding({}), binding({ key: 'k2', contact: 'sip:alice@192.0.2.11', callId: 'other' })];
+  const d = decideRegister(input({ request: register({ contacts: ['*'], expires: 0, cseq: 2 }), existing }));
+  t.ok(d.ok);
+  if (d.ok) t.same(d.removeKeys.sort(), existing.map((b) => b.key).sort());
+  t.same(decideRegister(input({ request: register({ contacts: ['*'], expires: 60 }), existing })), { ok: false, error: 'wildcard-misuse' });
+  t.same(decideRegister(input({ request: register({ contacts: ['*'] }), existing })), { ok: false, error: 'wildcard-misuse' });
+});
+
+t.test('a refresh with the same Call-ID and a CSeq that is not higher is out of order', async (t) => {
+  const existing = [binding({ cseq: 5 })];
+  t.same(decideRegister(input({ request: register({ cseq: 5 }), existing })), { ok: false, error: 'out-of-order' });
+  t.same(decideRegister(input({ request: register({ cseq: 4 }), existing })), { ok: false, error: 'out-of-order' });
+  const ok = decideRegister(input({ request: register({ cseq: 6 }), existing }));
+  t.ok(ok.ok, 'higher CSeq accepted');
+  const reboot = decideRegister(input({ request: register({ cseq: 1, callId: 'new-call-id' }), existing }));
+  t.ok(reboot.ok, 'a new Call-ID replaces the binding whatever its CSeq');
+});
+
+t.test('expires=0 removes only that binding', async (t) => {
+  const existing = [binding({}), binding({ key: 'sip:alice@192.0.2.11', contact: 'sip:alice@192.0.2.11' })];
+  const d = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.10:5060>;expires=0'], cseq: 2 }), existing }));
+  t.ok(d.ok);
+  if (!d.ok) return;
+  t.same(d.removeKeys, ['sip:alice@192.0.2.10:5060']);
+  t.same(d.current.map((b) => b.key), ['sip:alice@192.0.2.11']);
+});
+
+t.test('q-values are kept and malformed ones refused', async (t) => {
+  const d = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.10>;q=0.5'] }) }));
+  t.equal(d.ok && d.upsert[0]!.q, 0.5);
+  t.same(decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.10>;q=2'] }) })), { ok: false, error: 'invalid-contact' });
+});
+
+const instance = 'urn:uuid:00000000-0000-4000-8000-000000000001';
+const obContact = (regId: number, host = 'abc.invalid') => `<sip:x@${host};transport=ws;ob>;+sip.instance="<${instance}>";reg-id=${regId}`;
+
+t.test('outbound: bindings are keyed by instance and reg-id; a refresh on a new flow replaces that reg-id', async (t) => {
+  const first = decideRegister(input({ request: register({ contacts: [obContact(1)] }), firstHop: 'outbound-edge', path: ['<sip:flowA@edge1;lr;ob>'] }));
+  t.ok(first.ok && first.outbound);
+  if (!first.ok) return;
+  t.equal(first.upsert[0]!.key, `${instance};1`);
+  const second = decideRegister(input({ request: register({ contacts: [obContact(2)], callId: 'call-1', cseq: 2 }), firstHop: 'outbound-edge', path: ['<sip:flowB@edge2;lr;ob>'], existing: first.current }));
+  t.ok(second.ok);
+  if (!second.ok) return;
+  t.equal(second.current.length, 2, 'two flows for one instance');
+  const moved = decideRegister(input({ request: register({ contacts: [obContact(1, 'def.invalid')], cseq: 3 }), firstHop: 'outbound-edge', path: ['<sip:flowC@edge2;lr;ob>'], existing: second.current }));
+  t.ok(moved.ok);
+  if (!moved.ok) return;
+  t.equal(moved.current.length, 2, 'still two flows');
+  t.same(moved.current.find((b) => b.regId === 1)!.path, ['<sip:flowC@edge2;lr;ob>'], 'reg-id 1 now uses the new flow');
+});
+
+t.test('439 First Hop Lacks Outbound Support when the edge did not put ob in Path', async (t) => {
+  t.same(decideRegister(input({ request: register({ contacts: [obContact(1)] }), firstHop: 'plain-edge' })), { ok: false, error: 'first-hop-lacks-outbound' });
+  t.ok(decideRegister(input({ request: register({ contacts: [obContact(1)] }), firstHop: 'self' })).ok, 'no 439 when the core holds the flow itself');
+});
+
+t.test('the 200 OK lists every binding with its remaining expiry, and GRUUs only for UAs that support them', async (t) => {
+  const b = binding({ instance, key: instance, expiresAt: now + 90_000 });
+  const [withGruu] = contactsForReply([b], { now, domain: 'example.com', gruu: true, tempGruus: gruus });
+  t.match(withGruu, /;expires=90/);
+  t.match(withGruu, `;pub-gruu="sip:alice@example.com;gr=${instance}"`);
+  const temp = /temp-gruu="sip:([^@]+)@example.com;gr"/.exec(withGruu!);
+  t.ok(temp, 'temp-gruu present');
+  t.same(gruus.open(temp![1]!), { aor, instance, callIdHash: callIdHash('call-1') }, 'any core can open the temp-gruu');
+  const [again] = contactsForReply([b], { now, domain: 'example.com', gruu: true, tempGruus: gruus });
+  t.not(/temp-gruu="([^"]+)"/.exec(again!)![1], temp![0], 'a fresh temp-gruu on each registration');
+  const [without] = contactsForReply([b], { now, domain: 'example.com', gruu: false, tempGruus: gruus });
+  t.notMatch(without, /gruu/);
+});
+
+t.test('a temp-gruu is opaque and cannot be forged', async (t) => {
+  const user = gruus.mint({ aor, instance, callIdHash: 'abcd' });
+  t.notMatch(user, /alice/, 'does not reveal the AOR');
+  t.equal(new TempGruuCodec(['another-secret-0123456789abcdef']).open(user), undefined, 'another cluster cannot open it');
+  t.equal(gruus.open(user.slice(0, -2) + 'AA'), undefined, 'tampering is detected');
+  t.equal(gruus.open('tgruu.garbage'), undefined);
+});

@@ -23,6 +23,8 @@ import { CoreMetrics } from './core-metrics.js';
 import { HomeFlows } from './proxy/home-flows.js';
 import { ProxyCore } from './proxy/proxy-core.js';
 import { RateLimiter } from './rate-limiter.js';
+import { MediaAnchor } from './media/media-anchor.js';
+import { RtpengineClient } from './media/rtpengine-client.js';
 
 export interface CoreNodeOptions {
   udp: HostPort;
@@ -43,6 +45,8 @@ export interface CoreNodeOptions {
   timers?: Partial<TimerSettings>;
   timerCMs?: number;
   version?: string;
+  /** rtpengine ng addresses: browser ⇄ desk phone media is anchored there. */
+  rtpengine?: HostPort[];
 }
 
 export class CoreNode {
@@ -54,6 +58,7 @@ export class CoreNode {
   #layer: TransactionLayer | undefined;
   #proxy: ProxyCore | undefined;
   #admin: AdminServer | undefined;
+  #media: MediaAnchor | undefined;
   #homeFlows: HomeFlows | undefined;
   #limiter: RateLimiter;
   #trusted: Set<string>;
@@ -128,6 +133,11 @@ export class CoreNode {
         if (e.outcome === 'store-unavailable') this.metrics.storeErrors.inc({ operation: 'register' });
       },
     });
+    if (o.rtpengine?.length) {
+      this.#media = new MediaAnchor(
+        new RtpengineClient({ instances: o.rtpengine, onCommand: (command, outcome) => this.metrics.rtpengine.inc({ command, outcome }) }),
+      );
+    }
     const proxy = new ProxyCore({
       layer: () => this.#layer!,
       store: this.store,
@@ -144,6 +154,7 @@ export class CoreNode {
           ? { transport: 'TCP', host: advertise.host, port: tcp.localPort }
           : { transport: 'UDP', host: advertise.host, port: advertise.port },
       ...(o.timerCMs !== undefined ? { timerCMs: o.timerCMs } : {}),
+      ...(this.#media ? { media: this.#media } : {}),
     });
     this.#proxy = proxy;
     this.#layer = new TransactionLayer({
@@ -220,6 +231,7 @@ export class CoreNode {
 
   async stop(): Promise<void> {
     this.#layer?.close();
+    this.#media?.close();
     await this.#admin?.stop();
     await this.#transports?.close();
     this.#layer = undefined;

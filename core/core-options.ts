@@ -20,7 +20,7 @@ export const coreOptionsSchema = z.object({
     .transform((s) => s.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean)),
   store: z.enum(['memory', 'cassandra']).default('memory'),
   cassandra: hostPortListSchema.default('127.0.0.2:9042'),
-  dc: z.string().min(1).default('datacenter1'),
+  dc: z.string().min(1).default('DC1'),
   keyspace: z.string().regex(/^[a-z_][a-z0-9_]{0,47}$/, 'lower-case letters, digits and _ only').default('sipflow'),
   /** NetworkTopologyStrategy replication, e.g. "DC1:1,DC2:1"; default: RF 1 in --dc (dev). */
   replication: z

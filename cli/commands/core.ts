@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .option('--aliases <list>', 'more host names/IPs meaning the same domain, comma-separated')
     .option('--store <kind>', 'location store: memory|cassandra (default memory)')
     .option('--cassandra <hosts>', 'Cassandra contact points HOST:PORT[,...] (default 127.0.0.2:9042)')
-    .option('--dc <name>', 'local Cassandra datacenter (default datacenter1)')
+    .option('--dc <name>', 'local Cassandra datacenter (default DC1)')
     .option('--keyspace <name>', 'Cassandra keyspace (default sipflow)')
     .option('--replication <dcs>', 'keyspace replication when created, e.g. DC1:3,DC2:3')
     .option('--consistency <level>', 'LOCAL_QUORUM (default), LOCAL_ONE, QUORUM, ...')
@@ -68,6 +68,7 @@ export function register(program: Command): void {
             trustedSources: o.trusted,
             maxMessageBytes: o.maxMessageBytes,
             version: pkg.version,
+            ...(o.rtpengine ? { rtpengine: o.rtpengine } : {}),
           },
           { store, log, defaultMetrics: true },
         );

@@ -10,7 +10,7 @@ const userAddSchema = z.object({
   domain: z.string({ required_error: 'required (the SIP domain, e.g. example.com)' }).min(1).transform((d) => d.toLowerCase()),
   password: z.string({ required_error: 'required' }).min(4, 'at least 4 characters'),
   cassandra: hostPortListSchema.default('127.0.0.2:9042'),
-  dc: z.string().default('datacenter1'),
+  dc: z.string().default('DC1'),
   keyspace: z.string().default('sipflow'),
 });
 

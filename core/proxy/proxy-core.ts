@@ -37,6 +37,8 @@ import { ResponseContext, type BranchEvents, type BranchHandle, type ForkTarget 
 import { HomeFlows } from './home-flows.js';
 import { originalContact, rewrittenContactUri } from './contact-rewrite.js';
 import { uriToNextHop } from './next-hop.js';
+import type { MediaAnchor } from '../media/media-anchor.js';
+import { uriSide, type MediaSide } from '../media/media-policy.js';
 
 export interface ProxyCoreDeps {
   layer: () => TransactionLayer;
@@ -52,6 +54,8 @@ export interface ProxyCoreDeps {
   /** Via transport for requests we send over each protocol. */
   viaFor(target: TransportTarget): { transport: string; host: string; port: number };
   timerCMs?: number;
+  /** rtpengine control, when configured: WebRTC ⇄ RTP calls get their media anchored. */
+  media?: MediaAnchor;
 }
 
 /** Where one branch goes: a transport target plus how the request must look when it leaves. */
@@ -123,6 +127,7 @@ export class ProxyCore implements TransactionUser {
   async #handle(request: SipRequest, tx: ServerTransaction): Promise<void> {
     const d = this.#d;
     if (request.method === 'CANCEL') return this.#cancel(request, tx);
+    if (request.method === 'BYE' && d.media) this.#releaseMedia(request.callId);
 
     const rejection = validateRequest(request, { isOwnVia: (h, p) => d.homeFlows.isSelf(h, p) });
     if (rejection) {
@@ -330,9 +335,10 @@ export class ProxyCore implements TransactionUser {
     const via = d.viaFor(target);
     addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${computeLoopHash(original)}.${randomBytes(6).toString('base64url')}`, rport: true });
 
-    let tx: ClientTransaction;
     let provisional = false;
     let cancelWanted = false;
+    let abandoned = false;
+    let tx: ClientTransaction | undefined;
     const sendCancel = () => {
       try {
         d.layer().sendRequest(buildCancel(request), target, {});
@@ -340,38 +346,82 @@ export class ProxyCore implements TransactionUser {
         d.log.debug({ err }, 'CANCEL not sent');
       }
     };
-    try {
-      tx = d.layer().sendRequest(request, target, {
-        onResponse: (response) => {
-          if (response.status < 200) {
-            provisional = true;
-            if (cancelWanted) {
-              cancelWanted = false;
-              sendCancel();
+    // Responses of one branch are handled in order even when an answer waits for rtpengine.
+    let chain: Promise<void> = Promise.resolve();
+    let anchoredFor: MediaSide | undefined;
+    const media = d.media;
+    const send = () => {
+      if (abandoned) {
+        if (anchoredFor) this.#releaseMedia(request.callId);
+        return;
+      }
+      try {
+        tx = d.layer().sendRequest(request, target, {
+          onResponse: (response) => {
+            if (response.status < 200) {
+              provisional = true;
+              if (cancelWanted) {
+                cancelWanted = false;
+                sendCancel();
+              }
             }
-          }
-          response.removeFirstValue('Via');
-          if (direct && request.method === 'INVITE' && response.status < 300 && response.has('Contact')) this.#rewriteContact(response, undefined, direct.token);
-          events.onResponse(response);
-        },
-        onTimeout: () => events.onFailure('timeout'),
-        onTransportError: () => events.onFailure('transport'),
-      });
-    } catch (err) {
-      d.log.debug({ err }, 'branch not started');
-      queueMicrotask(() => events.onFailure('transport'));
-      return { cancel() {} };
-    }
-    d.metrics.requestsForwarded.inc({ method: methodLabel(request.method) });
-    void tx;
+            response.removeFirstValue('Via');
+            if (direct && request.method === 'INVITE' && response.status < 300 && response.has('Contact')) this.#rewriteContact(response, undefined, direct.token);
+            chain = chain.then(async () => {
+              if (anchoredFor && media) {
+                if (response.status < 300) {
+                  try {
+                    await media.answer(request, response, anchoredFor);
+                  } catch (err) {
+                    d.log.warn({ err, callId: request.callId }, 'rtpengine answer failed');
+                  }
+                } else if (request.method === 'INVITE') this.#releaseMedia(request.callId);
+              }
+              events.onResponse(response);
+            });
+          },
+          onTimeout: () => events.onFailure('timeout'),
+          onTransportError: () => events.onFailure('transport'),
+        });
+        d.metrics.requestsForwarded.inc({ method: methodLabel(request.method) });
+      } catch (err) {
+        d.log.debug({ err }, 'branch not started');
+        queueMicrotask(() => events.onFailure('transport'));
+      }
+    };
+    if (media && (request.method === 'INVITE' || request.method === 'UPDATE')) {
+      const side = uriSide(request.uri, request.routes.map((r) => r.uri));
+      media
+        .offer(request, side)
+        .then((offerer) => {
+          anchoredFor = offerer;
+          send();
+        })
+        .catch((err: Error) => {
+          d.log.warn({ err, callId: request.callId }, 'rtpengine offer failed');
+          d.metrics.rejected.inc({ cause: 'media-relay' });
+          // The call fails with a clear 5xx instead of hanging on a relay that does not answer.
+          events.onResponse(createResponse(request, 500, 'Media Relay Unavailable'));
+        });
+    } else send();
     return {
       cancel: () => {
         if (request.method !== 'INVITE') return;
+        if (!tx) {
+          // Not sent yet (waiting for rtpengine): never send it.
+          abandoned = true;
+          events.onResponse(createResponse(request, 487, 'Request Terminated'));
+          return;
+        }
         // §9.1: "a CANCEL request SHOULD NOT be sent to cancel an INVITE until a provisional response is received".
         if (provisional) sendCancel();
         else cancelWanted = true;
       },
     };
+  }
+
+  #releaseMedia(callId: string): void {
+    this.#d.media?.release(callId).catch((err: Error) => this.#d.log.debug({ err, callId }, 'rtpengine delete failed'));
   }
 
   #nextHop(request: SipRequest): TransportTarget | undefined {

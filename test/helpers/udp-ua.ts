@@ -11,6 +11,8 @@ import { createResponse } from '../../sip/message/factory.js';
 export class UdpUa {
   readonly received: SipMessage[] = [];
   readonly #socket: Socket;
+  /** Messages already handed to a waiter: each message satisfies one wait. */
+  readonly #consumed = new WeakSet<SipMessage>();
   #waiters: { pred: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }[] = [];
   port = 0;
   readonly host = '127.0.0.1';
@@ -63,6 +65,11 @@ export class UdpUa {
 
   /** Resolves with the first message (already received or future) matching `pred`; rejects after `ms`. */
   wait<T extends SipMessage = SipMessage>(pred: (m: SipMessage) => boolean, ms = 5000, what = 'message'): Promise<T> {
+    const earlier = this.received.find((m) => !this.#consumed.has(m) && pred(m));
+    if (earlier) {
+      this.#consumed.add(earlier);
+      return Promise.resolve(earlier as T);
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
@@ -72,6 +79,7 @@ export class UdpUa {
         pred,
         resolve: (m: SipMessage) => {
           clearTimeout(timer);
+          this.#consumed.add(m);
           resolve(m as T);
         },
       };

@@ -1,11 +1,11 @@
 /**
- * A core node over real UDP sockets with the memory store: registrar, routing to bindings, GRUU,
- * forking, CANCEL, validation and bad input. The same behaviours run against Cassandra in
- * core-node-cassandra.test.ts.
+ * A core node over real UDP sockets: registrar, routing to bindings, forking, CANCEL, validation,
+ * digest auth and bad input. One suite, run against the memory store (core-node-memory.test.ts)
+ * and against a real Cassandra (core-node-cassandra.test.ts).
  */
-import t from 'tap';
+import type { Test } from 'tap';
+import type { LocationStore } from '../../core/location/location-store.js';
 import { CoreNode } from '../../core/core-node.js';
-import { MemoryLocationStore } from '../../core/location/memory-store.js';
 import { addSubscriber } from '../../core/subscribers.js';
 import { UdpUa, branch, callId } from '../helpers/udp-ua.js';
 import { sipText } from '../helpers/sip-text.js';
@@ -14,7 +14,11 @@ import { buildCredentials, parseChallenge } from '../../sip/auth/index.js';
 const SECRET = 'core-node-test-secret-0123456789';
 const DOMAIN = 'example.com';
 
-async function startCore(store = new MemoryLocationStore(), opts: { auth?: boolean } = {}) {
+export type StoreFactory = () => Promise<LocationStore>;
+let makeStore: StoreFactory;
+
+async function startCore(given?: LocationStore, opts: { auth?: boolean } = {}) {
+  const store = given ?? (await makeStore());
   const node = new CoreNode({ udp: { host: '127.0.0.1', port: 0 }, domain: DOMAIN, auth: opts.auth ?? false, secrets: [SECRET], timerCMs: 4000 }, { store });
   const addr = await node.start();
   return { node, store, addr: addr.udp };
@@ -54,6 +58,8 @@ function inviteText(ua: UdpUa, to: string, cid: string, extra: string[] = []): s
   );
 }
 
+export function coreNodeSuite(t: Test, factory: StoreFactory): void {
+  makeStore = factory;
 t.test('registrar over UDP: 200 lists the binding with Path to the home core; refresh, fetch and removal', async (t) => {
   const { node, addr } = await startCore();
   const ua = await UdpUa.open();
@@ -263,7 +269,7 @@ t.test('validation: 483, 420, 416, 403 for foreign domains, OPTIONS to the core,
 });
 
 t.test('digest auth: 401 then 200 for REGISTER, 403 for another AOR, 407 for INVITE', async (t) => {
-  const store = new MemoryLocationStore();
+  const store = await makeStore();
   await addSubscriber(store, 'alice', DOMAIN, 'alice-pw');
   const { node, addr } = await startCore(store, { auth: true });
   const ua = await UdpUa.open();
@@ -302,3 +308,4 @@ t.test('digest auth: 401 then 200 for REGISTER, 403 for another AOR, 407 for INV
   ua.send(inviteText(ua, `sip:alice@${DOMAIN}`, icid), addr);
   t.equal((await ua.response(icid, 'INVITE', 200)).status, 407, 'INVITE from a local user is challenged');
 });
+}

@@ -1,0 +1,157 @@
+/**
+ * What the four RFC 3261 §17 state machines share: identity, state, named timers on an injected
+ * clock, and sending through the transport with failures turned into a state-machine event.
+ * "The client transaction MUST be destroyed the instant it enters the "Terminated" state": entering
+ * Terminated clears every timer and tells the owner (the layer) to drop the transaction.
+ */
+import type { SipMessage, SipRequest } from '../message/model.js';
+import type { TransportTarget } from '../transport/transport.js';
+import type { RetransmissionKind, TransactionObserver } from './transaction-observer.js';
+import type { TransactionKind, TransactionState } from './transaction-state.js';
+import { timerValues, type Clock, type TimerHandle, type TimerSettings, type TimerValues } from './timers.js';
+
+/** Names of the timers a transaction may run; 'Trying' is the 200 ms 100-Trying timer. */
+export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'Trying';
+
+/** Everything a transaction needs from its owner. */
+export interface TransactionContext {
+  readonly clock: Clock;
+  readonly timers: TimerSettings;
+  /** Hands bytes to the transport; may throw or reject, both become a transport error. */
+  send(data: Buffer, target: TransportTarget): Promise<void> | void;
+  readonly observer?: TransactionObserver;
+}
+
+export abstract class Transaction {
+  abstract readonly kind: TransactionKind;
+  /** The matching key (see transaction-key.ts); unique among live transactions of one side. */
+  readonly id: string;
+  /**
+   * The request that created the transaction. Treat it as read-only: a proxy forwards a copy
+   * (RFC 3261 §16.6 "Make a copy of the received request"), RFC 2543 matching and responses rely on it.
+   */
+  readonly request: SipRequest;
+  /** RFC 3261 §17: retransmit timers only on unreliable transports, zero wait states on reliable. */
+  readonly reliable: boolean;
+  protected readonly ctx: TransactionContext;
+  protected readonly timerValues: TimerValues;
+  #state: TransactionState;
+  readonly #timers = new Map<TimerName, TimerHandle>();
+  #listeners: Array<(state: TransactionState, from: TransactionState) => void> = [];
+
+  protected constructor(id: string, request: SipRequest, reliable: boolean, initial: TransactionState, ctx: TransactionContext) {
+    this.id = id;
+    this.request = request;
+    this.reliable = reliable;
+    this.ctx = ctx;
+    this.timerValues = timerValues(ctx.timers, reliable);
+    this.#state = initial;
+  }
+
+  get state(): TransactionState {
+    return this.#state;
+  }
+
+  get terminated(): boolean {
+    return this.#state === 'terminated';
+  }
+
+  /** Listens for state changes (not called for the initial state). */
+  onStateChange(listener: (state: TransactionState, from: TransactionState) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Ends the transaction at once without telling the TU (shutdown). Timers stop; the owner drops it.
+   */
+  dispose(): void {
+    if (this.#state !== 'terminated') this.transition('terminated');
+  }
+
+  protected transition(to: TransactionState): void {
+    const from = this.#state;
+    if (from === to || from === 'terminated') return;
+    this.#state = to;
+    if (to === 'terminated') this.#clearAllTimers();
+    this.ctx.observer?.onStateChange?.(this, from, to);
+    for (const l of this.#listeners) l(to, from);
+    if (to === 'terminated') {
+      this.#listeners = [];
+      this.onTerminated();
+    }
+  }
+
+  /** Hook for subclasses to tell their TU delegate. */
+  protected onTerminated(): void {}
+
+  /** Starts (or restarts) a named timer. A zero delay still goes through the clock. */
+  protected startTimer(name: TimerName, delayMs: number, fire: () => void): void {
+    if (this.#state === 'terminated') return;
+    this.stopTimer(name);
+    const handle = this.ctx.clock.setTimer(() => {
+      this.#timers.delete(name);
+      if (this.#state !== 'terminated') fire();
+    }, delayMs);
+    this.#timers.set(name, handle);
+  }
+
+  /**
+   * A wait state's timer: "zero seconds for reliable transports" means the transition happens
+   * now, synchronously, without a timer round trip.
+   */
+  protected startWait(name: TimerName, delayMs: number, fire: () => void): void {
+    if (delayMs <= 0) fire();
+    else this.startTimer(name, delayMs, fire);
+  }
+
+  protected stopTimer(name: TimerName): void {
+    const h = this.#timers.get(name);
+    if (h !== undefined) {
+      this.ctx.clock.clearTimer(h);
+      this.#timers.delete(name);
+    }
+  }
+
+  /** For tests and diagnostics: which timers are running. */
+  get runningTimers(): TimerName[] {
+    return [...this.#timers.keys()];
+  }
+
+  #clearAllTimers(): void {
+    for (const h of this.#timers.values()) this.ctx.clock.clearTimer(h);
+    this.#timers.clear();
+  }
+
+  /**
+   * Passes bytes to the transport. A failure arriving later is ignored when the transaction has
+   * terminated meanwhile; otherwise it becomes onTransportFailure (§17.1.4, §17.2.4).
+   */
+  protected transmit(data: Buffer, target: TransportTarget, retransmission?: RetransmissionKind): void {
+    if (retransmission) this.ctx.observer?.onRetransmit?.(this, retransmission);
+    let pending: Promise<void> | void;
+    try {
+      pending = this.ctx.send(data, target);
+    } catch (err) {
+      this.#failed(err);
+      return;
+    }
+    if (pending) pending.then(undefined, (err: unknown) => this.#failed(err));
+  }
+
+  #failed(err: unknown): void {
+    if (this.#state === 'terminated') return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.ctx.observer?.onTransportError?.(this, error);
+    this.onTransportFailure(error);
+  }
+
+  protected absorbed(message: SipMessage): void {
+    this.ctx.observer?.onAbsorb?.(this, message);
+  }
+
+  protected timedOut(): void {
+    this.ctx.observer?.onTimeout?.(this);
+  }
+
+  protected abstract onTransportFailure(error: Error): void;
+}

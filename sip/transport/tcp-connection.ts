@@ -1,0 +1,128 @@
+/**
+ * One TCP connection of a TcpTransport: a socket, its stream framing, and a bounded write path.
+ * The transport owns the tables; this class owns the socket's lifecycle.
+ */
+import type net from 'node:net';
+import { StreamParser } from '../message/stream-parser.js';
+import { TransportError } from './errors.js';
+import { normalizeAddress, type ConnectionInfo } from './transport.js';
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+export class TcpConnection {
+  readonly id: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly socket: net.Socket;
+  readonly parser: StreamParser;
+  /** Keys under which the transport indexed this connection (host:port spellings). */
+  readonly keys = new Set<string>();
+  state: ConnectionState;
+  remoteAddress = '';
+  remotePort = 0;
+  localAddress = '';
+  localPort = 0;
+  /** The socket error that ended the connection, if any. */
+  error: Error | undefined;
+  readonly ready: Promise<void>;
+  #resolveReady!: () => void;
+  #rejectReady!: (err: Error) => void;
+  /** Bytes accepted by write() while still connecting. */
+  #pendingBytes = 0;
+  readonly #maxBuffered: number;
+
+  constructor(id: string, socket: net.Socket, direction: 'inbound' | 'outbound', parser: StreamParser, maxBuffered: number) {
+    this.id = id;
+    this.socket = socket;
+    this.direction = direction;
+    this.parser = parser;
+    this.#maxBuffered = maxBuffered;
+    this.state = direction === 'inbound' ? 'open' : 'connecting';
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // Nobody may be waiting on `ready` (no send queued); a failed connect must not be unhandled.
+    this.ready.catch(() => {});
+    if (this.state === 'open') {
+      this.#captureAddresses();
+      this.#resolveReady();
+    }
+  }
+
+  get info(): ConnectionInfo {
+    return {
+      connectionId: this.id,
+      protocol: 'tcp',
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+      localAddress: this.localAddress,
+      localPort: this.localPort,
+      direction: this.direction,
+    };
+  }
+
+  /** The outbound connect finished. */
+  opened(): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'open';
+    this.#captureAddresses();
+    this.#resolveReady();
+  }
+
+  /** The socket closed (or the connect failed). */
+  closed(error?: Error): void {
+    if (this.state === 'closed') return;
+    const wasConnecting = this.state === 'connecting';
+    this.state = 'closed';
+    if (error && !this.error) this.error = error;
+    if (wasConnecting) {
+      const e = this.error;
+      this.#rejectReady(
+        e instanceof TransportError ? e : new TransportError('SIP_TRANSPORT_CONNECT_FAILED', `TCP connect failed: ${e?.message ?? 'closed'}`, { cause: e }),
+      );
+    }
+  }
+
+  /** Writes one message; resolves once the kernel took it. Bounded: a peer that stops reading gets BUFFER_FULL. */
+  write(data: Buffer): Promise<void> {
+    if (this.state === 'closed') {
+      return Promise.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} is closed`));
+    }
+    if (this.socket.writableLength + this.#pendingBytes + data.length > this.#maxBuffered) {
+      return Promise.reject(new TransportError('SIP_TRANSPORT_BUFFER_FULL', `TCP connection ${this.id} has more than ${this.#maxBuffered} bytes queued`));
+    }
+    if (this.state === 'connecting') {
+      this.#pendingBytes += data.length;
+      return this.ready.then(
+        () => {
+          this.#pendingBytes -= data.length;
+          return this.#write(data);
+        },
+        (err: unknown) => {
+          this.#pendingBytes -= data.length;
+          throw err;
+        },
+      );
+    }
+    return this.#write(data);
+  }
+
+  #write(data: Buffer): Promise<void> {
+    if (this.state === 'closed' || this.socket.destroyed) {
+      return Promise.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} is closed`));
+    }
+    return new Promise((resolve, reject) => {
+      this.socket.write(data, (err) => {
+        if (err) reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP write on ${this.id} failed: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  #captureAddresses(): void {
+    this.remoteAddress = normalizeAddress(this.socket.remoteAddress ?? '');
+    this.remotePort = this.socket.remotePort ?? 0;
+    this.localAddress = normalizeAddress(this.socket.localAddress ?? '');
+    this.localPort = this.socket.localPort ?? 0;
+  }
+}

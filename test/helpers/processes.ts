@@ -1,0 +1,48 @@
+/** Spawns sipflow role processes from the built CLI and waits for their "ready" line; kills them by pid. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/sipflow.js', import.meta.url));
+
+export interface RoleProcess {
+  child: ChildProcess;
+  lines: string[];
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startRole(args: string[], opts: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; ready?: RegExp } = {}): Promise<RoleProcess> {
+  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const ready = opts.ready ?? /"ready":true/;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args[0]} not ready in time; output:\n${lines.join('\n')}`)), opts.readyTimeoutMs ?? 30_000);
+    for (const s of [child.stdout!, child.stderr!]) {
+      createInterface({ input: s }).on('line', (l) => {
+        lines.push(l);
+        if (ready.test(l)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args[0]} exited with ${code} before ready:\n${lines.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    lines,
+    kill: (signal = 'SIGTERM') =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill(signal);
+      }),
+  };
+}

@@ -192,6 +192,12 @@ export class CoreNode {
     return this.#listening;
   }
 
+  /** SIGHUP: new limits apply to the next message; flows, transactions and bindings are untouched. */
+  reconfigure(change: { rateLimit?: number; trustedSources?: string[] }): void {
+    if (change.rateLimit !== undefined) this.#limiter = new RateLimiter({ perSecond: change.rateLimit });
+    if (change.trustedSources) this.#trusted = new Set(change.trustedSources);
+  }
+
   async status(): Promise<Record<string, unknown>> {
     const ring = (this.store as { ringView?: () => unknown }).ringView?.();
     return {

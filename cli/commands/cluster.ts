@@ -5,7 +5,7 @@ import { optionsFor, loggerFor, run, stopSignal } from '../command-kit.js';
 import { onOff, portNumber, positiveInt } from '../../runtime/options.js';
 import { startLocalCluster, DEMO_USERS } from '../../deploy/cluster/local-cluster.js';
 
-const clusterSchema = z.object({
+export const clusterSchema = z.object({
   edges: positiveInt.max(16).default(2),
   cores: positiveInt.max(16).default(2),
   store: z.enum(['memory', 'cassandra']).default('cassandra'),

@@ -74,6 +74,19 @@ export function register(program: Command): void {
         );
         const addr = await node.start();
         log.info({ ready: true, node: node.nodeId, udp: formatHostPort(addr.udp), tcp: addr.tcp && formatHostPort(addr.tcp), metrics: addr.metrics && formatHostPort(addr.metrics), domain: o.domain, store: o.store, auth: o.auth }, 'core ready');
+        // SIGHUP re-reads flags, environment and config file: log level, rate limit and trusted
+        // sources change in place, without dropping anything.
+        process.on('SIGHUP', () => {
+          try {
+            const next = optionsFor(coreOptionsSchema, cmd, 'core');
+            const level = (cmd.optsWithGlobals() as { logLevel?: string }).logLevel ?? process.env.SIPFLOW_LOG_LEVEL;
+            if (level) log.level = level;
+            node.reconfigure({ rateLimit: next.rateLimit, trustedSources: next.trusted });
+            log.info({ rateLimit: next.rateLimit, trusted: next.trusted.length, level: log.level }, 'configuration reloaded (SIGHUP)');
+          } catch (err) {
+            log.error({ err: (err as Error).message }, 'SIGHUP reload refused: the new configuration is invalid; keeping the old one');
+          }
+        });
         const sig = await stopSignal();
         log.info({ signal: sig }, 'core stopping');
         await node.stop();

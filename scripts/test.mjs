@@ -4,7 +4,7 @@
 // *.heavy.test.ts (Cassandra rings, browsers, load) run one at a time afterwards so they don't fight
 // over this machine's two cores. `npm test -- test/sip` runs a subset.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,7 +110,8 @@ try {
   build();
   ensureDebianPackages();
   const all = filter.length ? filter.flatMap((f) => (f.endsWith('.ts') ? [f] : findTests(f))) : findTests('test');
-  if (all.some((f) => /cassandra|ring|cluster|e2e|faults|core\/|edge\//.test(f))) ensureCassandra();
+  // Only start Cassandra when a selected test talks to it (the full run always has some).
+  if (all.some((f) => /cassandra/i.test(readFileSync(f, 'utf8')))) ensureCassandra();
   const light = all.filter((f) => !f.endsWith('.heavy.test.ts'));
   const heavy = all.filter((f) => f.endsWith('.heavy.test.ts'));
   step(`${light.length} test files, then ${heavy.length} heavy ones one at a time`);

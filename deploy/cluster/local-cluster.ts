@@ -20,6 +20,7 @@ import { CassandraLocationStore } from '../../core/location/cassandra-store.js';
 import type { LocationStore } from '../../core/location/location-store.js';
 import { addSubscriber } from '../../core/subscribers.js';
 import { RtpengineClient } from '../../core/media/rtpengine-client.js';
+import { startWebServer, MISSING_DIST, type WebNode } from './web-server.js';
 
 export interface LocalClusterOptions {
   edges: number;
@@ -116,26 +117,20 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
         name: 'rtpengine',
         command: 'rtpengine',
         args: ['--config-file=none', '--table=-1', '--foreground', '--log-stderr', '--no-log-timestamps', '-L', '5', `--interface=${o.host}`, `--listen-ng=${o.host}:22222`, '--port-min=30000', '--port-max=30199', '--delete-delay=0', '--dtls-passive'],
-        // Any first line means the daemon runs; readiness proper is an ng ping below.
-        readyWhen: /./,
-        readyTimeoutMs: 10_000,
-      })
-        .then(async (proc) => {
-          const client = new RtpengineClient({ instances: [{ host: o.host, port: 22222 }], timeoutMs: 300, attempts: 1 });
+        // rtpengine prints nothing at this log level once up: it is ready when it answers an ng ping.
+        probe: async () => {
+          const client = new RtpengineClient({ instances: [{ host: o.host, port: 22222 }], timeoutMs: 200, attempts: 1 });
           try {
-            for (let i = 0; i < 20; i++) {
-              try {
-                await client.ping();
-                return proc;
-              } catch {
-                await new Promise((r) => setTimeout(r, 150));
-              }
-            }
-            throw new Error('no answer to ng ping within 3 s');
+            await client.ping();
+            return true;
+          } catch {
+            return false;
           } finally {
             client.close();
           }
-        })
+        },
+        readyTimeoutMs: 10_000,
+      })
         .catch((err: Error) => {
           out(`[cluster] rtpengine did not start (${err.message}); calls between browsers and desk phones will lack media`);
           return undefined;
@@ -186,8 +181,21 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
       nodes.push({ role: 'edge', name: p.name, address: `ws://${formatHostPort(ws)}`, metrics: formatHostPort(metrics), pid: p.pid });
     }
 
+    // The web demo: the softphone gets the edges from /config.json, the cluster page every /status.
+    const web = await startWebServer({
+      host: o.host,
+      port: o.demoPort,
+      domain: o.domain,
+      edges: nodes.filter((n) => n.role === 'edge').map((n) => n.address),
+      nodes: nodes
+        .filter((n): n is NodeInfo & { role: WebNode['role'] } => n.role !== 'web')
+        .map((n) => ({ name: n.name, role: n.role, address: n.address, ...(n.metrics ? { status: `http://${n.metrics}/status` } : {}) })),
+    });
+    stops.push(() => web.close());
+    nodes.push({ role: 'web', name: 'web-demo', address: web.url, pid: process.pid });
+    if (web.missingDist) out(`[cluster] ${MISSING_DIST}`);
     stops.push(() => sup.stopAll());
-    return { nodes, stop };
+    return { nodes, demoUrl: web.url, stop };
   } catch (err) {
     await sup.stopAll();
     await stop();

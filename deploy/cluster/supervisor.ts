@@ -11,8 +11,10 @@ export interface ProcessSpec {
   command: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
-  /** A line matching this marks the process as ready. */
-  readyWhen: RegExp;
+  /** A line matching this marks the process as ready ... */
+  readyWhen?: RegExp;
+  /** ... or this probe resolving true (polled every 100 ms), for daemons that print nothing when up. */
+  probe?: () => Promise<boolean>;
   readyTimeoutMs?: number;
 }
 
@@ -53,7 +55,7 @@ export class Supervisor {
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
         this.#out(prefix + line);
-        if (!ready && spec.readyWhen.test(line)) {
+        if (!ready && spec.readyWhen?.test(line)) {
           ready = true;
           resolveReady();
         }
@@ -63,6 +65,19 @@ export class Supervisor {
       if (!ready) rejectReady(new Error(`${spec.name} exited (code ${code}, signal ${signal}) before it was ready; see its lines above`));
       if (!this.#stopping) this.onUnexpectedExit?.(spec.name, code, signal);
     });
+    if (spec.probe) {
+      const probe = spec.probe;
+      void (async () => {
+        while (!ready && child.exitCode === null) {
+          if (await probe().catch(() => false)) {
+            ready = true;
+            resolveReady();
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+    }
     const timeout = setTimeout(() => rejectReady(new Error(`${spec.name} not ready after ${(spec.readyTimeoutMs ?? 30_000) / 1000} s`)), spec.readyTimeoutMs ?? 30_000);
     try {
       await readyPromise;

@@ -2,6 +2,7 @@
  * One core node: UDP (and TCP) transports, the transaction layer, and the proxy/registrar on top,
  * plus the admin server. Owns everything it starts; `stop()` closes it all in reverse order.
  */
+import { BlockList, isIPv6 } from 'node:net';
 import type { Logger } from '../runtime/logger.js';
 import { silentLogger } from '../runtime/logger.js';
 import { AdminServer } from '../runtime/admin-server.js';
@@ -61,7 +62,9 @@ export class CoreNode {
   #media: MediaAnchor | undefined;
   #homeFlows: HomeFlows | undefined;
   #limiter: RateLimiter;
-  #trusted: Set<string>;
+  #trusted: TrustedSources;
+  #storeHealthy = true;
+  #storeProbe: NodeJS.Timeout | undefined;
   #startedAt = 0;
   #listening: { udp: HostPort; tcp?: HostPort; metrics?: HostPort } | undefined;
 
@@ -71,7 +74,7 @@ export class CoreNode {
     this.#log = deps.log ?? silentLogger;
     this.metrics = new CoreMetrics({ defaultMetrics: deps.defaultMetrics ?? false });
     this.#limiter = new RateLimiter({ perSecond: opts.rateLimit ?? 500 });
-    this.#trusted = new Set(opts.trustedSources ?? []);
+    this.#trusted = new TrustedSources(opts.trustedSources ?? []);
   }
 
   get nodeId(): string {
@@ -155,6 +158,7 @@ export class CoreNode {
           : { transport: 'UDP', host: advertise.host, port: advertise.port },
       ...(o.timerCMs !== undefined ? { timerCMs: o.timerCMs } : {}),
       ...(this.#media ? { media: this.#media } : {}),
+      healthy: () => this.#storeHealthy,
     });
     this.#proxy = proxy;
     this.#layer = new TransactionLayer({
@@ -187,6 +191,20 @@ export class CoreNode {
       });
       metricsAddr = await this.#admin.start();
     }
+    // Edges pick cores by OPTIONS: a core that cannot reach its store must say so (503) so they
+    // move away from it, rather than answer 200 and then fail every REGISTER.
+    const probe = async () => {
+      try {
+        await this.store.ping();
+        if (!this.#storeHealthy) log.info('location store reachable again');
+        this.#storeHealthy = true;
+      } catch (err) {
+        if (this.#storeHealthy) log.warn({ err: (err as Error).message }, 'location store unreachable: answering OPTIONS with 503');
+        this.#storeHealthy = false;
+      }
+    };
+    this.#storeProbe = setInterval(() => void probe(), 2000);
+    this.#storeProbe.unref();
     this.#startedAt = Date.now();
     this.#listening = { udp: udpAddr, ...(tcp ? { tcp: { host: o.tcp!.host, port: tcp.localPort } } : {}), ...(metricsAddr ? { metrics: metricsAddr } : {}) };
     return this.#listening;
@@ -195,7 +213,7 @@ export class CoreNode {
   /** SIGHUP: new limits apply to the next message; flows, transactions and bindings are untouched. */
   reconfigure(change: { rateLimit?: number; trustedSources?: string[] }): void {
     if (change.rateLimit !== undefined) this.#limiter = new RateLimiter({ perSecond: change.rateLimit });
-    if (change.trustedSources) this.#trusted = new Set(change.trustedSources);
+    if (change.trustedSources) this.#trusted = new TrustedSources(change.trustedSources);
   }
 
   async status(): Promise<Record<string, unknown>> {
@@ -216,7 +234,7 @@ export class CoreNode {
   /** Flood protection: a per-source budget; trusted peers (edges) are exempt. */
   #admit(source: ReceivedFrom): boolean {
     const key = `${source.remoteAddress}:${source.remotePort}`;
-    if (this.#trusted.has(key) || this.#trusted.has(source.remoteAddress)) return true;
+    if (this.#trusted.has(source.remoteAddress, key)) return true;
     if (this.#limiter.take(key)) return true;
     this.metrics.rateLimited.inc();
     return false;
@@ -236,11 +254,34 @@ export class CoreNode {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#storeProbe);
     this.#layer?.close();
     this.#media?.close();
     await this.#admin?.stop();
     await this.#transports?.close();
     this.#layer = undefined;
     this.#transports = undefined;
+  }
+}
+
+/** Rate-limit exemptions: exact IPs, IP:port pairs and CIDR ranges. */
+class TrustedSources {
+  readonly #exact = new Set<string>();
+  readonly #ranges = new BlockList();
+  #hasRanges = false;
+
+  constructor(entries: string[]) {
+    for (const e of entries) {
+      const cidr = /^(.+)\/(\d{1,3})$/.exec(e);
+      if (cidr) {
+        this.#ranges.addSubnet(cidr[1]!, Number(cidr[2]), isIPv6(cidr[1]!) ? 'ipv6' : 'ipv4');
+        this.#hasRanges = true;
+      } else this.#exact.add(e);
+    }
+  }
+
+  has(ip: string, ipPort: string): boolean {
+    if (this.#exact.has(ip) || this.#exact.has(ipPort)) return true;
+    return this.#hasRanges && this.#ranges.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
   }
 }

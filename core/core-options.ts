@@ -8,6 +8,8 @@ export const DEV_SECRET = 'sipflow-development-secret-change-me';
 export const coreOptionsSchema = z.object({
   udp: hostPortSchema,
   tcp: hostPortSchema.optional(),
+  /** Address other nodes and UAs reach this core at, when it differs from --udp (NAT, 0.0.0.0). */
+  advertise: hostPortSchema.optional(),
   domain: z
     .string({ required_error: 'required (the SIP domain this cluster serves, e.g. example.com)' })
     .min(1)
@@ -55,7 +57,7 @@ export const coreOptionsSchema = z.object({
   rateLimit: positiveInt.default(500),
   maxMessageBytes: positiveInt.default(65535),
   rtpengine: hostPortListSchema.optional(),
-  /** Sources (IP or IP:port) exempt from the rate limit: the cluster's own edges. */
+  /** Sources exempt from the rate limit (the cluster's own edges): IP, IP:port or CIDR (10.0.0.0/8). */
   trusted: z
     .string()
     .default('')

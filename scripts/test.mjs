@@ -112,6 +112,15 @@ try {
   const all = filter.length ? filter.flatMap((f) => (f.endsWith('.ts') ? [f] : findTests(f))) : findTests('test');
   // Only start Cassandra when a selected test talks to it (the full run always has some).
   if (all.some((f) => /cassandra/i.test(readFileSync(f, 'utf8')))) ensureCassandra();
+  if (all.some((f) => f.includes('test/deploy/manifests'))) {
+    step('helm: building it from the Go module proxy when missing (a few minutes on a fresh machine)');
+    const { installHelm } = await import('./install-helm.mjs');
+    try {
+      await installHelm();
+    } catch (err) {
+      step(`helm could not be installed (${err.message}); the chart tests will fail`);
+    }
+  }
   const light = all.filter((f) => !f.endsWith('.heavy.test.ts'));
   const heavy = all.filter((f) => f.endsWith('.heavy.test.ts'));
   step(`${light.length} test files, then ${heavy.length} heavy ones one at a time`);

@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .description('run a core node: transaction-stateful proxy and registrar over UDP/TCP')
     .option('--udp <host:port>', 'UDP listen address (required); env SIPFLOW_UDP')
     .option('--tcp <host:port>', 'TCP listen address')
+    .option('--advertise <host:port>', 'address other nodes reach this core at (default: --udp)')
     .option('--domain <domain>', 'SIP domain served (required)')
     .option('--aliases <list>', 'more host names/IPs meaning the same domain, comma-separated')
     .option('--store <kind>', 'location store: memory|cassandra (default memory)')
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .option('--flow-timer <s>', 'RFC 5626 Flow-Timer for outbound UAs (default 120)')
     .option('--rate-limit <n>', 'messages per second per source before shedding (default 500)')
     .option('--max-message-bytes <n>', 'largest SIP message accepted (default 65535)')
-    .option('--trusted <list>', 'sources (IP or IP:port) exempt from the rate limit, e.g. the edges')
+    .option('--trusted <list>', 'sources exempt from the rate limit (the edges): IP, IP:port or CIDR, comma-separated')
     .option('--rtpengine <hosts>', 'rtpengine ng addresses HOST:PORT[,...]')
     .action((_opts: unknown, cmd: Command) =>
       run(async () => {
@@ -56,6 +57,7 @@ export function register(program: Command): void {
         const node = new CoreNode(
           {
             udp: o.udp,
+            ...(o.advertise ? { advertise: o.advertise } : {}),
             ...(o.tcp ? { tcp: o.tcp } : {}),
             domain: o.domain,
             aliases: o.aliases,

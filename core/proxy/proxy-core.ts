@@ -56,6 +56,8 @@ export interface ProxyCoreDeps {
   timerCMs?: number;
   /** rtpengine control, when configured: WebRTC ⇄ RTP calls get their media anchored. */
   media?: MediaAnchor;
+  /** False while the location store is unreachable: health pings get 503 so edges go elsewhere. */
+  healthy?: () => boolean;
 }
 
 /** Where one branch goes: a transport target plus how the request must look when it leaves. */
@@ -227,6 +229,7 @@ export class ProxyCore implements TransactionUser {
 
     if (!uri.user && (request.method === 'OPTIONS' || request.maxForwards === 0)) {
       // OPTIONS to the core itself: health pings from edges and load balancers.
+      if (d.healthy && !d.healthy()) return { kind: 'reply', status: 503, reason: 'Location Store Unreachable', headers: [['Retry-After', '5']] };
       return { kind: 'reply', status: 200, reason: 'OK', headers: [['Allow', 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE'], ['Accept', 'application/sdp'], ['Supported', 'path, gruu, outbound']] };
     }
 
@@ -339,12 +342,25 @@ export class ProxyCore implements TransactionUser {
     let cancelWanted = false;
     let abandoned = false;
     let tx: ClientTransaction | undefined;
+    let final = false;
+    let cancelGuard: ReturnType<typeof setTimeout> | undefined;
     const sendCancel = () => {
       try {
         d.layer().sendRequest(buildCancel(request), target, {});
       } catch (err) {
         d.log.debug({ err }, 'CANCEL not sent');
       }
+      // §9.1: "If there is no final response for the original request in 64*T1 seconds ..., the
+      // client SHOULD then consider the original transaction cancelled and SHOULD destroy the
+      // client transaction handling the original request." Otherwise a callee that rang and then
+      // ignored the CANCEL (Timer C, or a forking loser) would hold the caller and this branch forever.
+      cancelGuard ??= setTimeout(() => {
+        if (final) return;
+        final = true;
+        tx?.dispose();
+        events.onFailure('timeout');
+      }, 64 * d.layer().timers.t1);
+      cancelGuard.unref?.();
     };
     // Responses of one branch are handled in order even when an answer waits for rtpengine.
     let chain: Promise<void> = Promise.resolve();
@@ -358,6 +374,10 @@ export class ProxyCore implements TransactionUser {
       try {
         tx = d.layer().sendRequest(request, target, {
           onResponse: (response) => {
+            if (response.status >= 200) {
+              final = true;
+              clearTimeout(cancelGuard);
+            }
             if (response.status < 200) {
               provisional = true;
               if (cancelWanted) {
@@ -380,8 +400,18 @@ export class ProxyCore implements TransactionUser {
               events.onResponse(response);
             });
           },
-          onTimeout: () => events.onFailure('timeout'),
-          onTransportError: () => events.onFailure('transport'),
+          onTimeout: () => {
+            if (final) return;
+            final = true;
+            clearTimeout(cancelGuard);
+            events.onFailure('timeout');
+          },
+          onTransportError: () => {
+            if (final) return;
+            final = true;
+            clearTimeout(cancelGuard);
+            events.onFailure('transport');
+          },
         });
         d.metrics.requestsForwarded.inc({ method: methodLabel(request.method) });
       } catch (err) {

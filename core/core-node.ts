@@ -35,6 +35,8 @@ export interface CoreNodeOptions {
   domain: string;
   aliases?: string[];
   auth: boolean;
+  /** Digest algorithms offered, in order (default MD5 only: see core-options.ts). */
+  authAlgorithms?: ('MD5' | 'SHA-256')[];
   secrets: string[];
   policy?: Partial<RegistrarPolicy>;
   metrics?: HostPort;
@@ -121,7 +123,7 @@ export class CoreNode {
     // A domain name we serve, or this node's own address (desk phones often register to the IP).
     const isOurDomain = (host: string, port?: number) => domains.has(host.toLowerCase()) || homeFlows.isSelf(host.replace(/^\[|\]$/g, ''), port);
     const authorizer = o.auth
-      ? new Authorizer({ realm: o.domain, secrets: o.secrets, store: this.store, onFailure: (reason) => this.metrics.authFailures.inc({ reason }) })
+      ? new Authorizer({ realm: o.domain, secrets: o.secrets, store: this.store, algorithms: o.authAlgorithms ?? ['MD5'], onFailure: (reason) => this.metrics.authFailures.inc({ reason }) })
       : undefined;
     const registrar = new RegistrarService({
       store: this.store,

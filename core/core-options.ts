@@ -43,6 +43,18 @@ export const coreOptionsSchema = z.object({
     }),
   consistency: z.enum(['ONE', 'LOCAL_ONE', 'LOCAL_QUORUM', 'QUORUM', 'EACH_QUORUM']).default('LOCAL_QUORUM'),
   auth: onOff.default('on'),
+  /**
+   * Digest algorithms offered, one challenge each, in this order. Clients disagree on which
+   * challenge they read: SIPp 3.6 and baresip 1.0 take the first and need MD5 there, SIP.js 0.21
+   * takes the last and needs MD5 there. MD5 alone is the only list all of them accept; a cluster
+   * whose UAs all do RFC 8760 properly can offer "SHA-256,MD5".
+   */
+  authAlgorithms: z
+    .string()
+    .default('MD5')
+    .transform((s) => s.split(',').map((x) => x.trim().toUpperCase()).filter(Boolean))
+    .refine((l) => l.length > 0 && l.every((a) => a === 'MD5' || a === 'SHA-256'), 'expected MD5, SHA-256 or both, comma-separated')
+    .transform((l) => l as ('MD5' | 'SHA-256')[]),
   metrics: hostPortSchema.optional(),
   /** Cluster secrets, newest first, comma-separated: flow tokens, nonces and temp-GRUUs. */
   secret: z

@@ -21,7 +21,7 @@ const DEBIAN_PACKAGES = {
   iptables: 'iptables',
   sipsak: 'sipsak',
   openssl: 'openssl',
-  'sipvicious_svmap': 'sipvicious',
+  svmap: 'sipvicious',
 };
 
 function have(cmd) {

@@ -25,6 +25,7 @@ export function register(program: Command): void {
     .option('--replication <dcs>', 'keyspace replication when created, e.g. DC1:3,DC2:3')
     .option('--consistency <level>', 'LOCAL_QUORUM (default), LOCAL_ONE, QUORUM, ...')
     .option('--auth <on|off>', 'digest authentication (default on)')
+    .option('--auth-algorithms <list>', 'digest challenges offered, in order: MD5 (default), SHA-256, or both')
     .option('--metrics <host:port>', 'serve /metrics, /healthz, /readyz, /status here')
     .option('--secret <secrets>', 'cluster secrets, newest first, comma-separated (env SIPFLOW_SECRET)')
     .option('--min-expires <s>', 'registrar Min-Expires (default 60)')
@@ -62,6 +63,7 @@ export function register(program: Command): void {
             domain: o.domain,
             aliases: o.aliases,
             auth: o.auth,
+            authAlgorithms: o.authAlgorithms,
             secrets: o.secret,
             policy: { minExpires: o.minExpires, maxExpires: o.maxExpires, flowTimer: o.flowTimer },
             ...(o.metrics ? { metrics: o.metrics } : {}),

@@ -36,9 +36,9 @@ export class Authorizer {
 
   constructor(opts: AuthorizerOptions) {
     this.#opts = { maxFailures: 10, failureWindowMs: 60_000, ...opts };
-    // RFC 8760 order, SHA-256 first. SIP.js 0.21 keeps only the LAST challenge header and needs it to
-    // be MD5, so MD5 must come last (a guard test in test/sip/auth runs SIP.js's own parser on this).
-    this.#digest = new DigestAuthenticator({ realm: opts.realm, secrets: opts.secrets, algorithms: opts.algorithms ?? ['SHA-256', 'MD5'] });
+    // MD5 alone unless configured: SIP.js 0.21 reads only the LAST challenge, SIPp and baresip only
+    // the FIRST, and each needs MD5 there (test/sip/auth and test/core/peers guard both).
+    this.#digest = new DigestAuthenticator({ realm: opts.realm, secrets: opts.secrets, algorithms: opts.algorithms ?? ['MD5'] });
   }
 
   get realm(): string {

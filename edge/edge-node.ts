@@ -1,0 +1,341 @@
+/**
+ * An edge node: browsers' WebSockets on one side, the cores over UDP on the other, and nothing
+ * stored in between but open connections (edges keep no registration state: a Path or
+ * Record-Route flow token carries everything needed to find a browser again).
+ *
+ * Ownership is a tree: the node owns the listeners, the flow table, the UDP transport, the proxy
+ * (and its transaction layer), the core pool and the status server; stop() closes them leaves-first.
+ */
+import { promises as dns } from 'node:dns';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { silentLogger } from '../runtime/logger.js';
+import { parseMessage } from '../sip/message/parser.js';
+import type { SipMessage, SipRequest } from '../sip/message/model.js';
+import { formatVia } from '../sip/grammar/via.js';
+import { FlowTokenCodec } from '../sip/outbound/flow-token.js';
+import { UdpTransport } from '../sip/transport/udp-transport.js';
+import type { CoreHealth } from './core-health.js';
+import { CorePool } from './core-pool.js';
+import { optionsProbe } from './core-probe.js';
+import { EdgeProxy } from './edge-proxy.js';
+import { EdgeSender } from './edge-sender.js';
+import { DEV_SECRET, resolveEdgeOptions, type EdgeNodeOptions, type ResolvedEdgeOptions } from './edge-options.js';
+import { uriHost, type EdgeIdentity, type Endpoint } from './edge-uris.js';
+import type { Flow } from './flow.js';
+import { FlowTable } from './flow-table.js';
+import { EdgeMetrics, messageLabel, type CloseReason } from './metrics.js';
+import { StatusServer } from './status-server.js';
+import { uwsRuntime, type UwsRuntime } from './uws-runtime.js';
+import { WsListener, type WsListenerDelegate } from './ws-listener.js';
+
+export type { EdgeNodeOptions } from './edge-options.js';
+
+export interface EdgeAddresses {
+  ws: Endpoint;
+  wss?: Endpoint;
+  udp: Endpoint;
+  metrics?: Endpoint;
+}
+
+export class EdgeNode {
+  readonly metrics: EdgeMetrics;
+  readonly #o: ResolvedEdgeOptions;
+  readonly #log: Logger;
+  readonly #version: string;
+  readonly #runtime: UwsRuntime = uwsRuntime();
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  #startedAt = 0;
+  #udp: UdpTransport | undefined;
+  #flows: FlowTable | undefined;
+  #proxy: EdgeProxy | undefined;
+  #cores: CorePool | undefined;
+  #listeners: WsListener[] = [];
+  #status: StatusServer | undefined;
+  #identity: EdgeIdentity | undefined;
+  #trusted = new Set<string>();
+
+  constructor(options: EdgeNodeOptions) {
+    this.#o = resolveEdgeOptions(options);
+    this.metrics = new EdgeMetrics({ defaultMetrics: options.defaultMetrics ?? false });
+    this.#log = options.logger ?? silentLogger;
+    this.#version = options.version ?? packageVersion();
+  }
+
+  /** Which uWebSockets.js implementation this process runs (the fallback is a pure-JS server). */
+  get uws(): UwsRuntime {
+    return this.#runtime;
+  }
+
+  /** The node id cores route on: the advertised core-facing UDP address. */
+  get nodeId(): string {
+    if (!this.#identity) throw new Error('edge not started');
+    return endpointText(this.#identity.udp);
+  }
+
+  get flowCount(): number {
+    return this.#flows?.size ?? 0;
+  }
+
+  /** The core pool (health states), for status and tests. */
+  get cores(): CorePool | undefined {
+    return this.#cores;
+  }
+
+  /** Live transactions (both sides), for tests that check nothing leaks. */
+  get transactions(): { client: number; server: number } {
+    return this.#proxy?.layer.size ?? { client: 0, server: 0 };
+  }
+
+  async start(): Promise<EdgeAddresses> {
+    if (this.#state !== 'new') throw new Error(`cannot start an edge that is ${this.#state}`);
+    this.#state = 'starting';
+    try {
+      return await this.#start();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async #start(): Promise<EdgeAddresses> {
+    const o = this.#o;
+    const log = this.#log;
+    if (this.#runtime.implementation !== 'native') {
+      log.warn({ module: this.#runtime.module }, 'uWebSockets.js runs its slow JavaScript fallback, not the native addon');
+    }
+    if (o.secrets.includes(DEV_SECRET)) {
+      log.warn('NO CLUSTER SECRET CONFIGURED: flow tokens are signed with the public development secret; set --secret or SIPFLOW_SECRET');
+    }
+
+    // Cores by address: resolved once, so UDP sends and the trusted-source check compare IPs.
+    const cores: Endpoint[] = [];
+    for (const c of o.cores) {
+      const ip = net.isIP(c.host) ? c.host : (await dns.lookup(c.host)).address;
+      cores.push({ host: ip, port: c.port });
+      this.#trusted.add(ip);
+    }
+
+    this.#udp = await UdpTransport.bind({ host: o.udp.host, port: o.udp.port, parseLimits: { maxMessageBytes: 65535 } });
+    const identity: EdgeIdentity = { udp: { host: this.#advertised(o.udp.host), port: this.#udp.localPort } };
+    this.#identity = identity;
+    const codec = new FlowTokenCodec(o.secrets, endpointText(identity.udp));
+
+    this.#flows = new FlowTable(
+      {
+        maxFlowsPerIp: o.maxFlowsPerIp,
+        handshakeTimeout: o.handshakeTimeout,
+        maxBuffered: o.maxBuffered,
+        ratePerFlow: o.ratePerFlow,
+        ratePerIp: o.ratePerIp,
+        sweepInterval: o.sweepInterval,
+      },
+      (flow, reason) => this.#flowClosed(flow, reason),
+    );
+    const sender = new EdgeSender(this.#udp, this.#flows, this.metrics);
+    this.#cores = new CorePool(
+      cores,
+      { probeInterval: o.probeInterval, failureThreshold: o.failureThreshold },
+      optionsProbe(() => this.#proxy!.layer, () => identity.udp, o.probeTimeout),
+      (core, from) => this.#coreChanged(core, from),
+    );
+    for (const core of this.#cores.cores) this.metrics.coreUp.set({ core: core.id }, 0);
+    this.#proxy = new EdgeProxy({
+      sender,
+      flows: this.#flows,
+      cores: this.#cores,
+      codec,
+      identity,
+      metrics: this.metrics,
+      log,
+      flowTimerGrace: o.flowTimerGrace,
+      timers: o.timers,
+      timerC: o.timerC,
+    });
+    this.#udp.setHandler({
+      onMessage: (message, source) => this.#fromUdp(message, source),
+      onParseError: () => this.metrics.refuse('parse-error'),
+      onError: (err) => log.warn({ err }, 'UDP transport error'),
+    });
+
+    const delegate: WsListenerDelegate = {
+      onFlowOpen: () => {
+        this.metrics.flowsOpened.inc();
+        this.metrics.flowsOpen.set(this.#flows!.size);
+      },
+      onFrame: (flow, data) => this.#fromFlow(flow, data),
+      onKeepalive: (_flow, kind) => this.metrics.keepalives.inc({ kind }),
+      onRefusal: (cause) => this.metrics.refuse(cause),
+    };
+    const common = {
+      allowedOrigins: o.allowedOrigins,
+      maxMessageSize: o.maxMessageSize,
+      idleTimeout: o.idleTimeoutSeconds,
+      maxBackpressure: o.maxBuffered,
+    };
+    const ws = await WsListener.listen({ ...common, transport: 'ws', host: o.ws.host, port: o.ws.port }, this.#flows, delegate);
+    this.#listeners.push(ws);
+    identity.ws = { host: this.#advertised(o.ws.host), port: ws.port };
+    const addresses: EdgeAddresses = { ws: { host: ws.host, port: ws.port }, udp: { host: this.#udp.localAddress, port: this.#udp.localPort } };
+    if (o.wss) {
+      const wss = await WsListener.listen(
+        { ...common, transport: 'wss', host: o.wss.host, port: o.wss.port, tls: { certFile: o.wss.certFile, keyFile: o.wss.keyFile } },
+        this.#flows,
+        delegate,
+      );
+      this.#listeners.push(wss);
+      identity.wss = { host: this.#advertised(o.wss.host), port: wss.port };
+      addresses.wss = { host: wss.host, port: wss.port };
+    }
+    if (o.metrics) {
+      this.#status = await StatusServer.listen(o.metrics.host, o.metrics.port, this.metrics.registry, {
+        ready: () => this.#state === 'running' && (this.#cores?.healthyCount ?? 0) > 0,
+        status: () => this.status(),
+      });
+      addresses.metrics = this.#status.address;
+    }
+    this.#flows.start();
+    this.#cores.start();
+    this.#startedAt = Date.now();
+    this.#state = 'running';
+    return addresses;
+  }
+
+  /** What /status serves. */
+  status(): Record<string, unknown> {
+    return {
+      role: 'edge',
+      version: this.#version,
+      node: this.#identity ? endpointText(this.#identity.udp) : undefined,
+      state: this.#state,
+      uptime: this.#startedAt ? Math.round((Date.now() - this.#startedAt) / 1000) : 0,
+      uws: this.#runtime.implementation,
+      flowsOpen: this.#flows?.size ?? 0,
+      pendingForwardings: this.#proxy?.pendingForwardings ?? 0,
+      listen: this.#identity,
+      cores: (this.#cores?.cores ?? []).map((c) => ({ core: c.id, state: c.state, consecutiveFailures: c.consecutiveFailures })),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    this.#cores?.stop();
+    this.#flows?.stop();
+    for (const l of this.#listeners) l.close();
+    this.#flows?.closeAll('shutdown');
+    for (const l of this.#listeners) l.closeSockets();
+    this.#proxy?.close();
+    await this.#udp?.close();
+    await this.#status?.close();
+    this.#state = 'stopped';
+  }
+
+  // ---- messages in -------------------------------------------------------------------------------
+
+  /** One WebSocket frame = one SIP message (RFC 7118 §5.1). */
+  #fromFlow(flow: Flow, data: Buffer): void {
+    const result = parseMessage(data, { maxMessageBytes: this.#o.maxMessageSize });
+    if (!result.ok) {
+      this.metrics.refuse('parse-error');
+      // A request readable enough to answer gets a 400 naming what is wrong; anything else is dropped.
+      const partial = result.partial;
+      if (partial?.canReply && partial.request) this.#proxy!.replyToFlow(flow, partial.request, 400, result.error.message);
+      return;
+    }
+    const message = result.message;
+    this.metrics.messagesIn.inc({ side: 'ws', type: messageLabel(message) });
+    if (message.kind === 'request' && !stampReceived(message, flow.ip)) {
+      this.metrics.refuse('parse-error');
+      return;
+    }
+    const id = this.#identity!;
+    this.#receive(message, EdgeProxy.sourceOf(flow, (flow.transport === 'wss' ? id.wss : id.ws) ?? id.udp));
+  }
+
+  #fromUdp(message: SipMessage, source: Parameters<EdgeProxy['onAck']>[1]): void {
+    this.metrics.messagesIn.inc({ side: 'udp', type: messageLabel(message) });
+    // Only cores may ask this edge to deliver something to a browser.
+    if (message.kind === 'request' && !this.#trusted.has(source.remoteAddress)) {
+      this.metrics.refuse('unknown-peer');
+      return;
+    }
+    this.#receive(message, source);
+  }
+
+  #receive(message: SipMessage, source: Parameters<EdgeProxy['onAck']>[1]): void {
+    try {
+      this.#proxy!.layer.receive(message, source);
+    } catch (err) {
+      this.#log.error({ err }, 'failed to process a message');
+    }
+  }
+
+  // ---- events ------------------------------------------------------------------------------------
+
+  #flowClosed(flow: Flow, reason: CloseReason): void {
+    this.metrics.flowsClosed.inc({ reason });
+    this.metrics.flowsOpen.set(this.#flows?.size ?? 0);
+    if (reason === 'backpressure' || reason === 'flow-timer-idle' || reason === 'handshake-timeout') this.metrics.refuse(reason);
+    this.#proxy?.flowClosed(flow);
+  }
+
+  #coreChanged(core: CoreHealth, from: string): void {
+    this.metrics.coreUp.set({ core: core.id }, core.state === 'up' ? 1 : 0);
+    this.metrics.coresHealthy.set(this.#cores?.healthyCount ?? 0);
+    if (core.state === 'down') {
+      this.#log.warn({ core: core.id, from }, 'core down: moving its traffic to the other cores');
+      this.#proxy?.coreDown(core);
+    } else if (core.state === 'up') {
+      // The first answer after start is not news; a core coming back is.
+      if (from === 'down') this.#log.info({ core: core.id, from }, 'core up again');
+      else this.#log.debug({ core: core.id, from }, 'core up');
+    }
+  }
+
+  #advertised(bound: string): string {
+    if (bound !== '0.0.0.0' && bound !== '::' && bound !== '') return bound;
+    if (this.#o.advertiseHost) return this.#o.advertiseHost;
+    this.#log.warn({ bound }, 'bound to a wildcard address and no advertised host given; writing 127.0.0.1 into URIs');
+    return '127.0.0.1';
+  }
+}
+
+/**
+ * RFC 7118 §5.2 / RFC 3581: a browser's Via sent-by is a made-up `.invalid` name, so the edge
+ * always records the address the request really came from.
+ */
+function stampReceived(request: SipRequest, ip: string): boolean {
+  try {
+    const top = request.topVia;
+    if (!top) return false;
+    top.params.set('received', ip);
+    if (request.values('Via').length === 1) {
+      request.set('Via', formatVia(top)); // keeps the line where it was
+    } else {
+      request.removeFirstValue('Via');
+      request.prepend('Via', formatVia(top));
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function endpointText(e: Endpoint): string {
+  return `${uriHost(e.host)}:${e.port}`;
+}
+
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = require(path) as { name?: string; version?: string };
+      if (pkg.name === 'sipflow' && pkg.version) return pkg.version;
+    } catch {
+      // try the next
+    }
+  }
+  return '0.0.0';
+}

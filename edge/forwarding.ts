@@ -1,0 +1,92 @@
+/**
+ * One request the edge forwards statefully (RFC 3261 §16: a server transaction on the side it came
+ * from, a client transaction on the side it goes to), and the indexes that find it again: by
+ * server transaction (CANCEL), by core (failover when a core goes down) and by flow (the browser
+ * went away).
+ */
+import type { SipRequest } from '../sip/message/model.js';
+import type { ClientTransaction } from '../sip/transaction/client-transaction.js';
+import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
+import type { CoreHealth } from './core-health.js';
+import type { Flow } from './flow.js';
+
+export class Forwarding {
+  readonly server: ServerTransaction;
+  /** 'to-core': a browser's request going up; 'to-flow': a core's request going down to a browser. */
+  readonly direction: 'to-core' | 'to-flow';
+  /** The browser's flow: where the request came from (to-core) or goes to (to-flow). */
+  readonly flow: Flow;
+  /** The request as it will be sent, without our Via: each attempt adds its own Via with a new branch. */
+  readonly template: SipRequest;
+  client: ClientTransaction | undefined;
+  core: CoreHealth | undefined;
+  readonly tried = new Set<CoreHealth>();
+  /** Bumped per attempt; callbacks of an abandoned attempt see a stale number and do nothing. */
+  attempt = 0;
+  /** Any response (even 100) from the current attempt: from then on it may not be retried elsewhere. */
+  responded = false;
+  provisional = false;
+  final = false;
+  cancel: 'none' | 'wanted' | 'sent' = 'none';
+
+  constructor(server: ServerTransaction, direction: 'to-core' | 'to-flow', flow: Flow, template: SipRequest) {
+    this.server = server;
+    this.direction = direction;
+    this.flow = flow;
+    this.template = template;
+  }
+
+  get method(): string {
+    return this.template.method;
+  }
+}
+
+export class ForwardingIndex {
+  readonly #byServer = new WeakMap<ServerTransaction, Forwarding>();
+  readonly #byCore = new Map<CoreHealth, Set<Forwarding>>();
+  readonly #byFlow = new Map<string, Set<Forwarding>>();
+
+  add(f: Forwarding): void {
+    this.#byServer.set(f.server, f);
+    let set = this.#byFlow.get(f.flow.id);
+    if (!set) this.#byFlow.set(f.flow.id, (set = new Set()));
+    set.add(f);
+  }
+
+  forServer(tx: ServerTransaction): Forwarding | undefined {
+    return this.#byServer.get(tx);
+  }
+
+  atCore(f: Forwarding, core: CoreHealth | undefined): void {
+    if (f.core) this.#byCore.get(f.core)?.delete(f);
+    f.core = core;
+    if (!core) return;
+    let set = this.#byCore.get(core);
+    if (!set) this.#byCore.set(core, (set = new Set()));
+    set.add(f);
+  }
+
+  pendingAt(core: CoreHealth): Forwarding[] {
+    return [...(this.#byCore.get(core) ?? [])];
+  }
+
+  onFlow(flowId: string): Forwarding[] {
+    return [...(this.#byFlow.get(flowId) ?? [])];
+  }
+
+  /** The forwarding is over (final response passed or transactions gone). */
+  done(f: Forwarding): void {
+    if (f.core) this.#byCore.get(f.core)?.delete(f);
+    const set = this.#byFlow.get(f.flow.id);
+    if (set) {
+      set.delete(f);
+      if (set.size === 0) this.#byFlow.delete(f.flow.id);
+    }
+  }
+
+  get pending(): number {
+    let n = 0;
+    for (const set of this.#byFlow.values()) n += set.size;
+    return n;
+  }
+}

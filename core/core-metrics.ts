@@ -43,6 +43,7 @@ export class CoreMetrics {
   readonly retransmissions = new Counter({ name: 'sipflow_core_retransmissions_total', help: 'Retransmissions sent (timers A/E/G) or absorbed', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly rateLimited = new Counter({ name: 'sipflow_core_rate_limited_total', help: 'Messages shed by the per-source rate limit', registers: [this.registry] });
   readonly rtpengine = new Counter({ name: 'sipflow_core_rtpengine_commands_total', help: 'rtpengine ng commands', labelNames: ['command', 'outcome'] as const, registers: [this.registry] });
+  readonly rerouted = new Counter({ name: 'sipflow_core_dialog_reroutes_total', help: 'In-dialog requests re-routed through a UA\'s new flow after its edge changed', registers: [this.registry] });
   readonly callsActive = new Gauge({ name: 'sipflow_core_invite_contexts', help: 'INVITE response contexts in progress', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -57,7 +57,8 @@ export class MediaAnchor {
       ...answerFlags(offererSide),
     });
     if (typeof reply.sdp !== 'string') throw new RtpengineError('rtpengine answer reply has no SDP', 'bad-reply');
-    response.body = Buffer.from(reply.sdp, 'utf8');
+    // A phone that called a browser gets the browser's answer: the same WebRTC leftovers as an offer.
+    response.body = Buffer.from(offererSide === 'rtp' ? stripWebrtcAttributes(reply.sdp) : reply.sdp, 'utf8');
   }
 
   /** Ends the call in rtpengine; unknown calls (never anchored) are fine. */

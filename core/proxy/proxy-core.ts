@@ -178,6 +178,11 @@ export class ProxyCore implements TransactionUser {
     }
     if (flow) return { kind: 'forward', groups: [[{ routes: [], direct: flow, alternates: [] }]] };
 
+    this.#dropStaleEdgeRoutes(request);
+    if (request.routes.length && request.to.params.get('tag') && (request.uri.params.has('gr') || TempGruuCodec.looksLikeTempGruu(request.uri.user))) {
+      await this.#followMovedUa(request);
+    }
+
     // §16.6 step 6 / loose routing: a remaining Route decides the next hop; the URI stays.
     if (request.routes.length) {
       if (!request.routes[0]!.uri.params.has('lr')) {
@@ -275,6 +280,61 @@ export class ProxyCore implements TransactionUser {
     const targets = targetsFromBindings(bindings, Date.now());
     if (targets.length === 0) return { kind: 'reply', status: 480, reason: 'Temporarily Unavailable' };
     return { kind: 'forward', groups: groupByQ(targets).map((g) => g.map((t) => this.#planFor(t))) };
+  }
+
+  /**
+   * A WebSocket-side edge Route (transport=ws/wss) at the top of a request reaching a core is
+   * stale: it is the first entry of a browser's route set, and the browser has since moved to
+   * another edge (which popped its own entries). A core can never send to a WebSocket side, so the
+   * entry goes, with the UDP-side entry of the same edge after it (the token names that address).
+   */
+  #dropStaleEdgeRoutes(request: SipRequest): void {
+    for (let guard = 0; guard < 8 && request.routes.length; guard++) {
+      const top = request.routes[0]!.uri;
+      const t = top.params.get('transport')?.toLowerCase();
+      if (t !== 'ws' && t !== 'wss') return;
+      request.removeFirstValue('Route');
+      const node = top.user ? FlowTokenCodec.peekNode(top.user) : undefined;
+      const next = request.routes[0]?.uri;
+      if (node && next && !next.user && `${next.host}:${next.port ?? 5060}` === node) request.removeFirstValue('Route');
+    }
+  }
+
+  /**
+   * Calls survive an edge loss: the far end's route set still names the browser's old edge, but the
+   * Request-URI is the browser's GRUU, so the current flow is one lookup away. When the instance's
+   * live bindings no longer go through the edge the Route names, the Route entries up to that edge's
+   * go, and the GRUU is resolved like any new request (RFC 5627 §7: a GRUU routes to its instance).
+   */
+  async #followMovedUa(request: SipRequest): Promise<void> {
+    const routes = request.routes;
+    const idx = routes.findIndex((r) => r.uri.user && FlowTokenCodec.peekNode(r.uri.user));
+    if (idx < 0) return;
+    const routeNode = FlowTokenCodec.peekNode(routes[idx]!.uri.user!);
+    const uri = request.uri;
+    let instance: string | undefined;
+    let aor: string;
+    if (TempGruuCodec.looksLikeTempGruu(uri.user)) {
+      const claims = this.#d.tempGruus.open(uri.user!);
+      if (!claims) return;
+      instance = claims.instance;
+      aor = claims.aor;
+    } else {
+      instance = uri.params.get('gr') ?? undefined;
+      aor = `sip:${uri.user}@${this.#d.domain}`;
+    }
+    if (!instance) return;
+    let bindings;
+    try {
+      bindings = bindingsForPubGruu(await this.#d.store.lookup(aor), instance);
+    } catch {
+      return; // the Route set still works if the old edge does; nothing better to do without the store
+    }
+    if (bindings.length === 0) return;
+    const nodes = bindings.map((b) => (b.path[0] ? pathNode(b.path[0]) : undefined));
+    if (nodes.includes(routeNode)) return;
+    for (let i = 0; i <= idx; i++) request.removeFirstValue('Route');
+    this.#d.metrics.rerouted.inc();
   }
 
   #planFor(t: Target): ForwardPlan {
@@ -540,6 +600,16 @@ export class ProxyCore implements TransactionUser {
       // RFC 6026: a 2xx from another fork branch after the transaction left Accepted still goes upstream.
       void this.#d.layer().send(response, tx.responseTarget).catch(() => {});
     }
+  }
+}
+
+/** The node (flow-token owner) at the top of a stored Path. */
+function pathNode(pathEntry: string): string | undefined {
+  try {
+    const user = parseNameAddr(pathEntry).uri.user;
+    return user ? FlowTokenCodec.peekNode(user) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

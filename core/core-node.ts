@@ -15,6 +15,7 @@ import { TransactionLayer, type TimerSettings } from '../sip/transaction/index.j
 import { createResponse } from '../sip/message/factory.js';
 import type { SipParseError } from '../sip/message/errors.js';
 import type { PartialMessage } from '../sip/message/parser.js';
+import type { SipRequest } from '../sip/message/model.js';
 import type { LocationStore } from './location/location-store.js';
 import { RegistrarService } from './registrar/registrar-service.js';
 import { DEFAULT_REGISTRAR_POLICY, type RegistrarPolicy } from './registrar/registration.js';
@@ -161,6 +162,7 @@ export class CoreNode {
       ...(o.timerCMs !== undefined ? { timerCMs: o.timerCMs } : {}),
       ...(this.#media ? { media: this.#media } : {}),
       healthy: () => this.#storeHealthy,
+      clientIp: (request, source) => this.#clientIp(request, source),
     });
     this.#proxy = proxy;
     this.#layer = new TransactionLayer({
@@ -233,6 +235,21 @@ export class CoreNode {
     };
   }
 
+  /**
+   * Who sent a request, for counting failed authentications. A trusted peer (an edge) relays many
+   * clients: the client is on the Via below the peer's, where the peer stamped the address it
+   * really came from (RFC 3261 §18.2.1 `received`; an edge always stamps it, RFC 7118 §5.2).
+   */
+  #clientIp(request: SipRequest, source: ReceivedFrom): string {
+    if (!this.#trusted.has(source.remoteAddress, `${source.remoteAddress}:${source.remotePort}`)) return source.remoteAddress;
+    try {
+      const client = request.vias[1];
+      return client ? (client.params.get('received') ?? client.host) : source.remoteAddress;
+    } catch {
+      return source.remoteAddress;
+    }
+  }
+
   /** Flood protection: a per-source budget; trusted peers (edges) are exempt. */
   #admit(source: ReceivedFrom): boolean {
     const key = `${source.remoteAddress}:${source.remotePort}`;
@@ -247,7 +264,7 @@ export class CoreNode {
     if (!this.#admit(source)) return;
     if (partial?.canReply && partial.request) {
       try {
-        const r = createResponse(partial.request, 400, `Bad Request: ${error.message}`.replace(/[\r\n]/g, ' ').slice(0, 120));
+        const r = createResponse(partial.request, 400, `Bad Request: ${error.message}`.replace(/[\r\n]/g, ' ').slice(0, 120), { toTag: true });
         void this.#layer?.send(r, { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort, ...(source.connectionId ? { connectionId: source.connectionId } : {}) }).catch(() => {});
       } catch {
         /* nothing can be built: dropped and counted above */

@@ -50,7 +50,7 @@ export class Authorizer {
     const f = this.#failures.get(sourceIp);
     if (f && now - f.since < this.#opts.failureWindowMs && f.count >= this.#opts.maxFailures) {
       this.#opts.onFailure?.('rate-limited');
-      return { ok: false, response: createResponse(request, 403, 'Too Many Failed Authentications') };
+      return { ok: false, response: createResponse(request, 403, 'Too Many Failed Authentications', { toTag: true }) };
     }
     const headers = AUTH_HEADERS[role];
     let result;
@@ -65,7 +65,7 @@ export class Authorizer {
     } catch {
       // The credential store failed: not the client's fault, and it may retry elsewhere.
       this.#opts.onFailure?.('store-unavailable');
-      return { ok: false, response: createResponse(request, 503, 'Credential Store Unavailable', { headers: [['Retry-After', '5']] }) };
+      return { ok: false, response: createResponse(request, 503, 'Credential Store Unavailable', { toTag: true, headers: [['Retry-After', '5']] }) };
     }
     if (result.ok) return { ok: true, username: result.username };
     if (result.reason !== 'missing') {
@@ -77,9 +77,9 @@ export class Authorizer {
     if (reply.kind === 'challenge' || result.reason === 'bad-response' || result.reason === 'unknown-user') {
       const stale = reply.kind === 'challenge' && reply.stale;
       const challenges = this.#digest.challenge(this.#opts.realm, { stale });
-      return { ok: false, response: createResponse(request, headers.status, undefined, { headers: challenges.map((c) => [headers.challenge, c] as [string, string]) }) };
+      return { ok: false, response: createResponse(request, headers.status, undefined, { toTag: true, headers: challenges.map((c) => [headers.challenge, c] as [string, string]) }) };
     }
-    return { ok: false, response: createResponse(request, reply.status, reply.reason) };
+    return { ok: false, response: createResponse(request, reply.status, reply.reason, { toTag: true }) };
   }
 
   #countFailure(ip: string, now: number): void {

@@ -15,6 +15,7 @@ export interface SelfAddress {
 
 export class HomeFlows {
   readonly codec: FlowTokenCodec;
+  readonly #secrets: readonly string[];
   readonly #advertise: SelfAddress;
   readonly #selfHosts: Set<string>;
   readonly #selfPorts: Set<number>;
@@ -25,6 +26,7 @@ export class HomeFlows {
    */
   constructor(secrets: readonly string[], advertise: SelfAddress, listening: SelfAddress[]) {
     this.#advertise = advertise;
+    this.#secrets = secrets;
     this.codec = new FlowTokenCodec(secrets, nodeIdOf(advertise));
     this.#selfHosts = new Set([advertise.host, ...listening.map((l) => l.host)].map(normHost));
     if (this.#selfHosts.has('0.0.0.0')) this.#selfHosts.add('127.0.0.1');
@@ -54,12 +56,30 @@ export class HomeFlows {
 
   /** The Path entry (without <>) for a UA registering directly here. */
   pathFor(source: ReceivedFrom, outbound: boolean): string {
+    return this.routeUri(this.tokenFor(source)) + (outbound ? ';ob' : '');
+  }
+
+  /** A loose-route URI naming this node and, in its user part, a flow it holds (Path, Record-Route). */
+  routeUri(token: string): string {
     const a = this.#advertise;
-    return `sip:${this.tokenFor(source)}@${hostForUri(a.host)}:${a.port};transport=udp;lr${outbound ? ';ob' : ''}`;
+    return `sip:${token}@${hostForUri(a.host)}:${a.port};transport=udp;lr`;
   }
 
   decode(token: string): { ok: true; ref: FlowRef } | { ok: false; error: FlowTokenError } {
     return this.codec.decode(token);
+  }
+
+  /**
+   * True when `token` was minted by the cluster node `node` (every node derives every node's key
+   * from the shared secrets). A node id read from a token with `peekNode` is attacker-controlled
+   * until this says yes: relaying to it unchecked would send requests wherever a forger wrote.
+   */
+  verifiesFor(node: string, token: string): boolean {
+    try {
+      return new FlowTokenCodec(this.#secrets, node).decode(token).ok;
+    } catch {
+      return false; // not a possible node id
+    }
   }
 
   static targetOf(ref: FlowRef): TransportTarget {

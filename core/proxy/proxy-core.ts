@@ -58,6 +58,11 @@ export interface ProxyCoreDeps {
   media?: MediaAnchor;
   /** False while the location store is unreachable: health pings get 503 so edges go elsewhere. */
   healthy?: () => boolean;
+  /**
+   * The address failed authentications are counted against (default: the sender's). Behind an
+   * edge it must be the browser's, or one password guesser would lock out everybody on that edge.
+   */
+  clientIp?(request: SipRequest, source: ReceivedFrom): string;
 }
 
 /** Where one branch goes: a transport target plus how the request must look when it leaves. */
@@ -77,6 +82,8 @@ interface ReceivedFromLike {
 type Resolution = { kind: 'forward'; groups: ForwardPlan[][] } | { kind: 'reply'; status: number; reason?: string; headers?: [string, string][] } | { kind: 'handled' };
 
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY', 'UPDATE']);
+/** Requests that create a dialog (when they carry no To tag): the home core record-routes those. */
+const RECORD_ROUTED = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
 export class ProxyCore implements TransactionUser {
   readonly #d: ProxyCoreDeps;
@@ -116,7 +123,7 @@ export class ProxyCore implements TransactionUser {
     this.#d.metrics.dropped.inc({ cause: 'malformed' });
     if (message.kind === 'request' && message.method !== 'ACK') {
       try {
-        const r = createResponse(message, 400, `Bad Request (${error.message})`.slice(0, 120));
+        const r = createResponse(message, 400, `Bad Request (${error.message})`.slice(0, 120), { toTag: true });
         void this.#d.layer().send(r, { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort, ...(source.connectionId ? { connectionId: source.connectionId } : {}) }).catch(() => {});
       } catch {
         /* not even a response can be built: dropped */
@@ -172,7 +179,13 @@ export class ProxyCore implements TransactionUser {
           d.metrics.rejected.inc({ cause: 'flow-token' });
           return { kind: 'reply', status: 403, reason: decoded.error === 'other-node' ? 'Flow Token Of Another Node' : 'Invalid Flow Token' };
         }
-        flow = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
+        // Our Record-Route names a flow we hold. A request that came in on that very flow is the
+        // UA's own, on its way out: keep routing it. Any other is for the UA: deliver on the flow.
+        const r = decoded.ref;
+        const source = tx.source;
+        const fromThatFlow = r.flow ? r.flow === source.connectionId : r.host.replace(/^\[|\]$/g, '') === source.remoteAddress && r.port === source.remotePort;
+        if (fromThatFlow) continue;
+        flow = { target: HomeFlows.targetOf(r), token: top.uri.user };
         break;
       }
     }
@@ -181,6 +194,15 @@ export class ProxyCore implements TransactionUser {
     this.#dropStaleEdgeRoutes(request);
     if (request.routes.length && request.to.params.get('tag') && (request.uri.params.has('gr') || TempGruuCodec.looksLikeTempGruu(request.uri.user))) {
       await this.#followMovedUa(request);
+    }
+
+    // Local policy (RFC 3261 §16.4 leaves it to the proxy; Kamailio's reference configuration does
+    // the same): a Route still left on a request that starts a dialog or stands alone was preloaded
+    // by the sender, not recorded by us, and following it would make this core anybody's relay to
+    // any address, before any authentication. Such a request is routed by its Request-URI instead,
+    // under the domain and authentication rules below. Requests inside a dialog follow their route set.
+    if (request.routes.length && !request.to.params.get('tag')) {
+      request.remove('Route');
     }
 
     // §16.6 step 6 / loose routing: a remaining Route decides the next hop; the URI stays.
@@ -216,7 +238,9 @@ export class ProxyCore implements TransactionUser {
         request.uri = parseUri(original);
         return { kind: 'forward', groups: [[{ routes: [], direct: { target: HomeFlows.targetOf(decoded.ref), token: uri.user }, alternates: [] }]] };
       }
-      const nodeTarget = node ? HomeFlows.nodeTarget(node) : undefined;
+      // Another node's URI: relay there only when the token really is that node's, otherwise
+      // anyone could make this core send requests to an address of their choosing.
+      const nodeTarget = node && home.verifiesFor(node, uri.user) ? HomeFlows.nodeTarget(node) : undefined;
       if (!nodeTarget) return { kind: 'reply', status: 404, reason: 'Unknown Contact' };
       return { kind: 'forward', groups: [[{ routes: [`<sip:${node};lr>`], alternates: [] }]] };
     }
@@ -226,7 +250,7 @@ export class ProxyCore implements TransactionUser {
       const res = await d.registrar.handle(request, {
         received: `${source.protocol}:${source.remoteAddress}:${source.remotePort}`,
         selfPath: (outbound) => home.pathFor(source, outbound),
-        sourceIp: source.remoteAddress,
+        sourceIp: d.clientIp?.(request, source) ?? source.remoteAddress,
       });
       this.#send(tx, res, 'local');
       return { kind: 'handled' };
@@ -240,7 +264,7 @@ export class ProxyCore implements TransactionUser {
 
     // Digest for out-of-dialog requests from our own users (RFC 3261 §22.3, 407).
     if (d.authorizer && !request.to.params.get('tag') && request.method !== 'ACK' && d.isOurDomain(request.from.uri.host, request.from.uri.port)) {
-      const auth = await d.authorizer.check(request, 'proxy', tx.source.remoteAddress);
+      const auth = await d.authorizer.check(request, 'proxy', d.clientIp?.(request, tx.source) ?? tx.source.remoteAddress);
       if (!auth.ok) {
         this.#send(tx, auth.response, 'local');
         return { kind: 'handled' };
@@ -388,12 +412,21 @@ export class ProxyCore implements TransactionUser {
 
     const target = direct?.target ?? this.#nextHop(request);
     if (!target) {
-      queueMicrotask(() => events.onResponse(createResponse(request, 404, 'No Route To Next Hop')));
+      queueMicrotask(() => events.onResponse(createResponse(request, 404, 'No Route To Next Hop', { toTag: true })));
       return { cancel() {} };
     }
 
     // Seed's challenge 3: a UA that sent this to us directly gets a cluster-routable Contact.
-    if (request.vias.length === 1 && DIALOG_CREATING.has(request.method)) this.#rewriteContact(request, serverTx.source);
+    const fromAttachedUa = request.vias.length === 1;
+    if (fromAttachedUa && DIALOG_CREATING.has(request.method)) this.#rewriteContact(request, serverTx.source);
+    // RFC 3261 §16.6 step 4: as the home proxy of a UA attached here (it sent this to us, or we are
+    // delivering to its flow), stay in the dialog's path with a Record-Route carrying its flow
+    // token: the UA's in-dialog requests then come through us (media anchoring sees its
+    // re-INVITEs and BYE), and the far end's reach its NAT pinhole here.
+    if (RECORD_ROUTED.has(request.method) && !request.to.params.get('tag')) {
+      const token = direct?.token ?? (fromAttachedUa ? d.homeFlows.tokenFor(serverTx.source) : undefined);
+      if (token) request.prepend('Record-Route', `<${d.homeFlows.routeUri(token)}>`);
+    }
 
     const via = d.viaFor(target);
     addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${computeLoopHash(original)}.${randomBytes(6).toString('base64url')}`, rport: true });
@@ -491,7 +524,7 @@ export class ProxyCore implements TransactionUser {
           d.log.warn({ err, callId: request.callId }, 'rtpengine offer failed');
           d.metrics.rejected.inc({ cause: 'media-relay' });
           // The call fails with a clear 5xx instead of hanging on a relay that does not answer.
-          events.onResponse(createResponse(request, 500, 'Media Relay Unavailable'));
+          events.onResponse(createResponse(request, 500, 'Media Relay Unavailable', { toTag: true }));
         });
     } else send();
     return {
@@ -500,7 +533,7 @@ export class ProxyCore implements TransactionUser {
         if (!tx) {
           // Not sent yet (waiting for rtpengine): never send it.
           abandoned = true;
-          events.onResponse(createResponse(request, 487, 'Request Terminated'));
+          events.onResponse(createResponse(request, 487, 'Request Terminated', { toTag: true }));
           return;
         }
         // §9.1: "a CANCEL request SHOULD NOT be sent to cancel an INVITE until a provisional response is received".
@@ -586,7 +619,7 @@ export class ProxyCore implements TransactionUser {
   #reply(request: SipRequest, tx: ServerTransaction, status: number, reason?: string, headers?: [string, string][]): void {
     let response: SipResponse;
     try {
-      response = createResponse(request, status, reason, { ...(headers ? { headers } : {}) });
+      response = createResponse(request, status, reason, { toTag: true, ...(headers ? { headers } : {}) });
     } catch (err) {
       this.#d.log.debug({ err }, 'cannot build a response');
       return;

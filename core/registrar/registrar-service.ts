@@ -48,14 +48,14 @@ export class RegistrarService {
     const fail = (error: RegistrarError, extra: [string, string][] = []): SipResponse => {
       d.onRegistration?.({ outcome: error, ms: Date.now() - started, writes: 0 });
       const r = REGISTRAR_ERROR_RESPONSES[error];
-      return createResponse(request, r.status, r.reason, { headers: extra });
+      return createResponse(request, r.status, r.reason, { toTag: true, headers: extra });
     };
 
     // RFC 3261 §10.3 step 1: the Request-URI names the domain whose registrations we keep.
     if (!d.isOurDomain(request.uri.host, request.uri.port)) return fail('not-our-domain');
     // Step 2: "the registrar MUST process any Require header field values as described for UASs".
     const unsupported = request.values('Require').map((v) => v.trim().toLowerCase()).filter((v) => v && !SUPPORTED.has(v));
-    if (unsupported.length) return createResponse(request, 420, 'Bad Extension', { headers: [['Unsupported', unsupported.join(', ')]] });
+    if (unsupported.length) return createResponse(request, 420, 'Bad Extension', { toTag: true, headers: [['Unsupported', unsupported.join(', ')]] });
 
     const to = request.to.uri;
     if ((to.scheme !== 'sip' && to.scheme !== 'sips') || !to.user || !d.isOurDomain(to.host, to.port)) return fail('not-our-domain');
@@ -132,13 +132,13 @@ export class RegistrarService {
     headers.push(['Supported', 'path, gruu, outbound']);
     headers.push(['Date', new Date(now).toUTCString()]);
     d.onRegistration?.({ outcome: 'ok', ms: Date.now() - started, writes: decision.upsert.length + decision.removeKeys.length });
-    return createResponse(request, 200, 'OK', { headers });
+    return createResponse(request, 200, 'OK', { toTag: true, headers });
   }
 
   #storeFailure(request: SipRequest, err: unknown, started: number): SipResponse {
     const retry = err instanceof LocationStoreError ? err.retryAfterSeconds : 5;
     this.#d.onRegistration?.({ outcome: 'store-unavailable', ms: Date.now() - started, writes: 0 });
     const r = REGISTRAR_ERROR_RESPONSES['store-unavailable'];
-    return createResponse(request, r.status, r.reason, { headers: [['Retry-After', String(retry)]] });
+    return createResponse(request, r.status, r.reason, { toTag: true, headers: [['Retry-After', String(retry)]] });
   }
 }

@@ -96,15 +96,6 @@ export function escapeUser(user: string): string {
   return escapeWith(USER_CHARS, user);
 }
 
-/** s[start, end) lower-cased, sliced once. */
-function lowerRange(s: string, start: number, end: number): string {
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) return s.slice(start, end).toLowerCase();
-  }
-  return s.slice(start, end);
-}
-
 function isSchemeChar(c: number, first: boolean): boolean {
   const alpha = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
   if (first) return alpha;
@@ -152,6 +143,27 @@ export function scanHost(s: string, i: number, end: number): number {
   const first = s.charCodeAt(start);
   if (first === 0x2d || first === 0x2e) throw bad();
   return i;
+}
+
+/** The host at s[i] lower-cased, and the index after it, in one pass over its characters. */
+export function readHost(s: string, i: number, end: number): [string, number] {
+  if (i < end && s.charCodeAt(i) === 0x5b) {
+    const close = scanHost(s, i, end);
+    return [s.slice(i, close).toLowerCase(), close];
+  }
+  const start = i;
+  let upper = false;
+  while (i < end) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || HOST_CHARS[c] === 0) break;
+    if (c <= 0x5a && c >= 0x41) upper = true;
+    i++;
+  }
+  if (i === start) throw bad();
+  const first = s.charCodeAt(start);
+  if (first === 0x2d || first === 0x2e) throw bad();
+  const host = s.slice(start, i);
+  return [upper ? host.toLowerCase() : host, i];
 }
 
 /** Parses `;name[=value]` URI parameters from s[i] until '?' or end. */
@@ -224,8 +236,7 @@ function parseSipUri(s: string, scheme: string, i: number, end: number): SipUri 
     }
     i = at + 1;
   }
-  const hostEnd = scanHost(s, i, end);
-  const host = lowerRange(s, i, hostEnd);
+  const [host, hostEnd] = readHost(s, i, end);
   i = hostEnd;
   if (i < end && s.charCodeAt(i) === 0x3a) {
     let portEnd = i + 1;

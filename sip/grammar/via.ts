@@ -2,7 +2,7 @@
 import { SipParseError } from '../message/errors.js';
 import { TOKEN, isDigit, isWs } from './chars.js';
 import { formatParams, parseParamsAt } from './params.js';
-import { scanHost } from './uri.js';
+import { readHost } from './uri.js';
 
 export interface Via {
   /** 'SIP/2.0' */
@@ -80,20 +80,12 @@ function parseViaAt(s: string, pos: number, end: number): [Via, number] {
   const afterTransport = i;
   i = skipSws(s, i, end);
   if (i === afterTransport) throw bad(); // LWS before sent-by is required
-  const hostStart = i;
+  let host: string;
   let hostEnd: number;
   try {
-    hostEnd = scanHost(s, i, end);
+    [host, hostEnd] = readHost(s, i, end);
   } catch {
     throw bad();
-  }
-  let host = s.slice(hostStart, hostEnd);
-  for (let k = 0; k < host.length; k++) {
-    const c = host.charCodeAt(k);
-    if (c >= 0x41 && c <= 0x5a) {
-      host = host.toLowerCase();
-      break;
-    }
   }
   i = skipSws(s, hostEnd, end);
   let port = -1;

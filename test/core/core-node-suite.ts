@@ -71,6 +71,7 @@ t.test('registrar over UDP: 200 lists the binding with Path to the home core; re
   ua.send(first, addr);
   const ok = await ua.response('reg-alice' + ua.port, 'REGISTER');
   t.equal(ok.status, 200);
+  t.ok(ok.to.params.get('tag'), 'RFC 3261 §8.2.6.2: the registrar adds a To tag');
   t.match(ok.get('Contact'), /expires=(300|299)/);
   t.match(ok.get('Path'), new RegExp(`^<sip:[A-Za-z0-9_.-]+@127\\.0\\.0\\.1:${addr.port};transport=udp;lr>$`), 'the home core put its own Path with a flow token');
   ua.send(first, addr);
@@ -244,7 +245,9 @@ t.test('validation: 483, 420, 416, 403 for foreign domains, OPTIONS to the core,
   const req = (method: string, uri: string, extra: string[], cid: string) =>
     sipText([`${method} ${uri} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=${branch()};rport`, `To: <sip:x@${DOMAIN}>`, `From: <sip:y@${DOMAIN}>;tag=1`, `Call-ID: ${cid}`, `CSeq: 1 ${method}`, ...extra]);
   ua.send(req('INVITE', `sip:x@${DOMAIN}`, ['Max-Forwards: 0'], 'mf0'), addr);
-  t.equal((await ua.response('mf0', 'INVITE', 200)).status, 483);
+  const mf0 = await ua.response('mf0', 'INVITE', 200);
+  t.equal(mf0.status, 483);
+  t.ok(mf0.to.params.get('tag'), 'a locally generated final response carries a To tag');
   ua.send(req('INVITE', `sip:x@${DOMAIN}`, ['Max-Forwards: 70', 'Proxy-Require: foo'], 'pr'), addr);
   const pr = await ua.response('pr', 'INVITE', 200);
   t.equal(pr.status, 420);

@@ -277,7 +277,7 @@ t.test('calls between a browser and a desk phone, media anchored in rtpengine', 
     });
   });
 
-  await t.test('RFC 3261 §16.6: in-dialog requests from the desk phone pass a core, so its re-INVITE is converted for the browser and its BYE deletes the call in rtpengine (fails today: BUG, cores never Record-Route and the edge’s Record-Route sends the phone straight to the edge)', async (t) => {
+  await t.test('RFC 3261 §16.6: in-dialog requests from the desk phone pass a core, so its re-INVITE is converted for the browser and its BYE deletes the call in rtpengine', async (t) => {
     await explained(t, c, desk, alice, async () => {
       const from = desk.ctrl.events.length;
       await alice.fill('#target', 'deskphone');

@@ -32,6 +32,11 @@ export interface CallSnapshot {
   dtmfSent: string;
   dtmfReceived: string;
   transferredTo?: string;
+  /** ICE-restart re-INVITEs accepted after the flow moved to another edge during this call. */
+  resumes: number;
+  /** The edge the call was last resumed through, and when (ms since the epoch). */
+  resumedVia?: string;
+  resumedAt?: number;
 }
 
 export interface PhoneSnapshot {
@@ -71,9 +76,14 @@ export interface MediaStats {
   iceState: string;
   meterLevel: number;
   codec?: string;
+  /** a=ice-ufrag of the local and remote descriptions: both change when an ICE restart completed. */
+  localIceUfrag?: string;
+  remoteIceUfrag?: string;
 }
 
 const RECOVERY = { baseMs: 1000, maxMs: 30_000 };
+
+type ReinviteOutcome = { kind: 'accepted' } | { kind: 'pending' } | { kind: 'rejected'; status: number; reason: string } | { kind: 'error'; reason: string };
 
 export class Softphone extends EventTarget {
   readonly #o: PhoneOptions;
@@ -92,6 +102,8 @@ export class Softphone extends EventTarget {
   #callSeq = 0;
   /** Bumped on every flow failure, so a late answer to a REGISTER sent on an old flow is ignored. */
   #flowEpoch = 0;
+  /** Bumped by every call resumption, so an older one still retrying gives up. */
+  #resumeSeq = 0;
 
   constructor(o: PhoneOptions) {
     super();
@@ -280,7 +292,55 @@ export class Softphone extends EventTarget {
       return;
     }
     this.#recovering = false;
-    await this.#registerOnFlow(generation);
+    if (await this.#registerOnFlow(generation)) await this.#resumeCall(generation);
+  }
+
+  /**
+   * The flow moved to another edge under an established call. The dialog itself needs nothing: the
+   * far end's route set still names the old edge, and a core follows our GRUU (our Contact) to the
+   * new flow. The media session gets an ICE restart in a re-INVITE, so both agents check paths
+   * again instead of trusting the ones chosen before the move (RFC 5245 §9.1.1.1: "An agent MAY
+   * restart ICE processing for an existing media stream"). No BYE: the call stays up.
+   */
+  async #resumeCall(generation: number): Promise<void> {
+    const s = this.#session;
+    const id = this.#call?.id;
+    if (!s || id === undefined || s.state !== SessionState.Established) return;
+    const seq = ++this.#resumeSeq;
+    const current = () => generation === this.#generation && seq === this.#resumeSeq && this.#session === s && s.state === SessionState.Established;
+    const edge = this.#transport?.server ?? '?';
+    const edgeName = `edge ${this.#o.edges.indexOf(edge) + 1}`;
+    const restart = (): SessionInviteOptions => {
+      const sdh: WebSdhOptions = { hold: this.#call?.held ?? false, offerOptions: { iceRestart: true } };
+      return { sessionDescriptionHandlerOptions: sdh };
+    };
+    this.#log(`flow moved under the call: re-INVITE with ICE restart through ${edgeName}`);
+    let outcome = await this.#tryReinvite(s, restart());
+    // A re-INVITE sent on the dead flow may still wait for its Timer B; SIP.js allows one at a time.
+    for (let i = 0; i < 80 && outcome.kind === 'pending'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (!current()) return;
+      outcome = await this.#tryReinvite(s, restart());
+    }
+    if (outcome.kind === 'rejected' && outcome.status === 491) {
+      // RFC 3261 §14.1: "If the UAC is the owner of the Call-ID of the dialog ID ..., T has a randomly
+      // chosen value between 2.1 and 4 seconds ... If the UAC is not the owner ..., T has a randomly
+      // chosen value of between 0 and 2 seconds".
+      await new Promise((r) => setTimeout(r, this.#call?.direction === 'outgoing' ? 2100 + Math.random() * 1900 : Math.random() * 2000));
+      if (!current()) return;
+      outcome = await this.#tryReinvite(s, restart());
+    }
+    // SIP.js keeps the last re-INVITE options for answering the peer's re-INVITEs too; an answer
+    // made with iceRestart set would wait out the gathering timeout for a restart that never comes.
+    const plain: WebSdhOptions = { hold: this.#call?.held ?? false };
+    s.sessionDescriptionHandlerOptionsReInvite = plain;
+    if (outcome.kind === 'accepted') {
+      this.#setCall({ resumes: (this.#call?.resumes ?? 0) + 1, resumedVia: edge, resumedAt: Date.now() }, id);
+      this.#log(`call resumed through ${edgeName} (${edge})`);
+    } else {
+      const why = outcome.kind === 'rejected' ? `${outcome.status} ${outcome.reason}` : outcome.kind === 'error' ? outcome.reason : 'a re-INVITE stayed pending';
+      this.#log(`call not resumed through ${edgeName}: the ICE-restart re-INVITE failed (${why}); the call stays up`);
+    }
   }
 
   // ---- calls ----------------------------------------------------------------------------------
@@ -409,6 +469,11 @@ export class Softphone extends EventTarget {
       out.direction = tr.direction;
       out.currentDirection = tr.currentDirection;
     }
+    const ufrag = (sdp: string | undefined) => (sdp ? /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] : undefined);
+    const localUfrag = ufrag(pc.localDescription?.sdp);
+    const remoteUfrag = ufrag(pc.remoteDescription?.sdp);
+    if (localUfrag) out.localIceUfrag = localUfrag;
+    if (remoteUfrag) out.remoteIceUfrag = remoteUfrag;
     const report = await pc.getStats();
     const codecs = new Map<string, string>();
     report.forEach((r: Record<string, unknown>) => {
@@ -456,7 +521,7 @@ export class Softphone extends EventTarget {
   #adopt(session: Session, direction: CallSnapshot['direction'], peer: string, state: CallState): number {
     const id = ++this.#callSeq;
     this.#session = session;
-    this.#call = { id, direction, peer, state, held: false, remoteHeld: false, muted: false, dtmfSent: '', dtmfReceived: '' };
+    this.#call = { id, direction, peer, state, held: false, remoteHeld: false, muted: false, dtmfSent: '', dtmfReceived: '', resumes: 0 };
     session.delegate = {
       onBye: (bye) => {
         this.#setCall({ endReason: 'the other side hung up' }, id);
@@ -542,6 +607,21 @@ export class Softphone extends EventTarget {
       this.#adopt(inviter, 'outgoing', target, 'calling');
       return inviter.invite();
     }).catch((err: Error) => this.#log(`transfer failed: ${err.message}`));
+  }
+
+  /** A re-INVITE and how it ended: 'pending' when SIP.js still has one in progress. */
+  async #tryReinvite(s: Session, options: SessionInviteOptions): Promise<ReinviteOutcome> {
+    return new Promise<ReinviteOutcome>((resolve) => {
+      void s
+        .invite({
+          ...options,
+          requestDelegate: {
+            onAccept: () => resolve({ kind: 'accepted' }),
+            onReject: (r) => resolve({ kind: 'rejected', status: r.message.statusCode ?? 0, reason: r.message.reasonPhrase ?? '' }),
+          },
+        })
+        .catch((err: Error) => resolve(err.name === 'RequestPendingError' ? { kind: 'pending' } : { kind: 'error', reason: err.message }));
+    });
   }
 
   async #reinvite(s: Session, options: SessionInviteOptions): Promise<boolean> {

@@ -388,29 +388,38 @@ export class ProxyCore implements TransactionUser {
     ctx.start();
   }
 
-  #startBranch(original: SipRequest, serverTx: ServerTransaction, plan: ForwardPlan, events: BranchEvents): BranchHandle {
-    const d = this.#d;
+  /**
+   * §16.6 steps 1–7 for one target: copy, retarget, pre-load the binding's Path, decrement
+   * Max-Forwards, and resolve the next hop. When the first route is this core's own Path entry,
+   * this core is the target's home proxy: the hop is the flow in its token, not the network.
+   */
+  #prepare(original: SipRequest, plan: ForwardPlan): { kind: 'ok'; request: SipRequest; direct: ReceivedFromLike | undefined; target: TransportTarget | undefined } | { kind: 'bad-token' } {
+    const home = this.#d.homeFlows;
     const request = original.clone();
     if (plan.uri) request.uri = parseUri(plan.uri);
     // §16.6 step 7: pre-loaded routes (the binding's Path) go on top, first element first.
     for (const r of [...plan.routes].reverse()) request.prepend('Route', r);
     // §16.6 step 3: "The proxy MUST decrement the Max-Forwards value by one" (or add it, 70).
     decrementMaxForwards(request);
-
-    // Our own Path as the first route: this core is the home proxy of the target; no network hop.
     let direct = plan.direct;
     const top = request.routes[0];
-    if (!direct && top && d.homeFlows.isOurUri(top.uri) && top.uri.user) {
-      const decoded = d.homeFlows.decode(top.uri.user);
+    if (!direct && top && home.isOurUri(top.uri) && top.uri.user) {
+      const decoded = home.decode(top.uri.user);
       request.removeFirstValue('Route');
-      if (decoded.ok) direct = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
-      else {
-        queueMicrotask(() => events.onFailure('transport'));
-        return { cancel() {} };
-      }
+      if (!decoded.ok) return { kind: 'bad-token' };
+      direct = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
     }
+    return { kind: 'ok', request, direct, target: direct?.target ?? this.#nextHop(request) };
+  }
 
-    const target = direct?.target ?? this.#nextHop(request);
+  #startBranch(original: SipRequest, serverTx: ServerTransaction, plan: ForwardPlan, events: BranchEvents): BranchHandle {
+    const d = this.#d;
+    const prepared = this.#prepare(original, plan);
+    if (prepared.kind === 'bad-token') {
+      queueMicrotask(() => events.onFailure('transport'));
+      return { cancel() {} };
+    }
+    const { request, direct, target } = prepared;
     if (!target) {
       queueMicrotask(() => events.onResponse(createResponse(request, 404, 'No Route To Next Hop', { toTag: true })));
       return { cancel() {} };
@@ -594,20 +603,9 @@ export class ProxyCore implements TransactionUser {
     if (resolution.kind !== 'forward') return;
     const plan = resolution.groups[0]?.[0];
     if (!plan) return;
-    const request = ack.clone();
-    if (plan.uri) request.uri = parseUri(plan.uri);
-    for (const r of [...plan.routes].reverse()) request.prepend('Route', r);
-    decrementMaxForwards(request);
-    let direct = plan.direct;
-    const top = request.routes[0];
-    if (!direct && top && d.homeFlows.isOurUri(top.uri) && top.uri.user) {
-      const decoded = d.homeFlows.decode(top.uri.user);
-      request.removeFirstValue('Route');
-      if (!decoded.ok) return;
-      direct = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
-    }
-    const target = direct?.target ?? this.#nextHop(request);
-    if (!target) return;
+    const prepared = this.#prepare(ack, plan);
+    if (prepared.kind === 'bad-token' || !prepared.target) return;
+    const { request, target } = prepared;
     const via = d.viaFor(target);
     addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${randomBytes(9).toString('base64url')}`, rport: true });
     d.metrics.requestsForwarded.inc({ method: 'ACK' });

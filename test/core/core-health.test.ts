@@ -87,3 +87,25 @@ t.test('metrics move for a registration and a call', async (t) => {
   t.match(after, /sipflow_core_register_duration_seconds_count 1/);
   t.match(after, /sipflow_core_transactions\{type="server"\} \d+/);
 });
+
+t.test('store failures reach SIP clients as 503 with Retry-After, never as a hang', async (t) => {
+  const store = new FlakyStore();
+  const node = new CoreNode({ udp: { host: '127.0.0.1', port: 0 }, domain: 'example.com', auth: false, secrets: ['health-test-secret-0123456789'] }, { store });
+  const { udp } = await node.start();
+  const ua = await UdpUa.open();
+  t.teardown(async () => {
+    ua.close();
+    await node.stop();
+  });
+  store.down = true;
+  const started = Date.now();
+  ua.send(sipText(['REGISTER sip:example.com SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=${branch()}`, 'Max-Forwards: 70', 'To: <sip:p@example.com>', 'From: <sip:p@example.com>;tag=1', 'Call-ID: down-reg', 'CSeq: 1 REGISTER', `Contact: <sip:p@127.0.0.1:${ua.port}>`]), udp);
+  const r = await ua.response('down-reg', 'REGISTER');
+  t.equal(r.status, 503);
+  t.match(r.get('Retry-After'), /^\d+$/);
+  const cid = callId();
+  ua.send(sipText(['INVITE sip:p@example.com SIP/2.0', `Via: SIP/2.0/UDP 127.0.0.1:${ua.port};branch=${branch()}`, 'Max-Forwards: 70', 'To: <sip:p@example.com>', 'From: <sip:q@example.com>;tag=2', `Call-ID: ${cid}`, 'CSeq: 1 INVITE', `Contact: <sip:q@127.0.0.1:${ua.port}>`]), udp);
+  const inv = await ua.response(cid, 'INVITE', 200);
+  t.equal(inv.status, 503, 'a call needing a lookup gets 503 too');
+  t.ok(Date.now() - started < 3000, 'answered at once');
+});

@@ -24,9 +24,16 @@ import { Authorizer } from './auth/authorizer.js';
 import { CoreMetrics } from './core-metrics.js';
 import { HomeFlows } from './proxy/home-flows.js';
 import { ProxyCore } from './proxy/proxy-core.js';
+import { isSendable } from './proxy/request-validation.js';
 import { RateLimiter } from './rate-limiter.js';
 import { MediaAnchor } from './media/media-anchor.js';
 import { RtpengineClient } from './media/rtpengine-client.js';
+
+/**
+ * One IP may send as much as this many sources (ip:port) together: room for a few phones behind
+ * one NAT address, while an attacker spraying source ports from one host gets no more than that.
+ */
+const SOURCES_PER_IP = 4;
 
 export interface CoreNodeOptions {
   udp: HostPort;
@@ -65,6 +72,7 @@ export class CoreNode {
   #media: MediaAnchor | undefined;
   #homeFlows: HomeFlows | undefined;
   #limiter: RateLimiter;
+  #ipLimiter: RateLimiter;
   #trusted: TrustedSources;
   #storeHealthy = true;
   #storeProbe: NodeJS.Timeout | undefined;
@@ -77,6 +85,7 @@ export class CoreNode {
     this.#log = deps.log ?? silentLogger;
     this.metrics = new CoreMetrics({ defaultMetrics: deps.defaultMetrics ?? false });
     this.#limiter = new RateLimiter({ perSecond: opts.rateLimit ?? 500 });
+    this.#ipLimiter = new RateLimiter({ perSecond: (opts.rateLimit ?? 500) * SOURCES_PER_IP });
     this.#trusted = new TrustedSources(opts.trustedSources ?? []);
   }
 
@@ -95,6 +104,17 @@ export class CoreNode {
   }
 
   async start(): Promise<{ udp: HostPort; tcp?: HostPort; metrics?: HostPort }> {
+    try {
+      return await this.#start();
+    } catch (err) {
+      // Whatever was opened before the failure (sockets, timers) is closed again: a node that
+      // cannot start must not linger holding its ports while its CLI reports the error.
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async #start(): Promise<{ udp: HostPort; tcp?: HostPort; metrics?: HostPort }> {
     const o = this.#opts;
     const log = this.#log;
     const parseLimits = { maxMessageBytes: o.maxMessageBytes ?? 65535 };
@@ -216,7 +236,10 @@ export class CoreNode {
 
   /** SIGHUP: new limits apply to the next message; flows, transactions and bindings are untouched. */
   reconfigure(change: { rateLimit?: number; trustedSources?: string[] }): void {
-    if (change.rateLimit !== undefined) this.#limiter = new RateLimiter({ perSecond: change.rateLimit });
+    if (change.rateLimit !== undefined) {
+      this.#limiter = new RateLimiter({ perSecond: change.rateLimit });
+      this.#ipLimiter = new RateLimiter({ perSecond: change.rateLimit * SOURCES_PER_IP });
+    }
     if (change.trustedSources) this.#trusted = new TrustedSources(change.trustedSources);
   }
 
@@ -250,11 +273,14 @@ export class CoreNode {
     }
   }
 
-  /** Flood protection: a per-source budget; trusted peers (edges) are exempt. */
+  /**
+   * Flood protection: a budget per source (ip:port), and one per IP of SOURCES_PER_IP sources'
+   * worth, so spraying source ports buys an attacker little; trusted peers (edges) are exempt.
+   */
   #admit(source: ReceivedFrom): boolean {
     const key = `${source.remoteAddress}:${source.remotePort}`;
     if (this.#trusted.has(source.remoteAddress, key)) return true;
-    if (this.#limiter.take(key)) return true;
+    if (this.#limiter.take(key) && this.#ipLimiter.take(source.remoteAddress)) return true;
     this.metrics.rateLimited.inc();
     return false;
   }
@@ -265,6 +291,7 @@ export class CoreNode {
     if (partial?.canReply && partial.request) {
       try {
         const r = createResponse(partial.request, 400, `Bad Request: ${error.message}`.replace(/[\r\n]/g, ' ').slice(0, 120), { toTag: true });
+        if (!isSendable(r)) return;
         void this.#layer?.send(r, { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort, ...(source.connectionId ? { connectionId: source.connectionId } : {}) }).catch(() => {});
       } catch {
         /* nothing can be built: dropped and counted above */

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { silentLogger } from '../runtime/logger.js';
+import { AdminServer } from '../runtime/admin-server.js';
 import { parseMessage } from '../sip/message/parser.js';
 import type { SipMessage, SipRequest } from '../sip/message/model.js';
 import { formatVia } from '../sip/grammar/via.js';
@@ -26,7 +27,6 @@ import { uriHost, type EdgeIdentity, type Endpoint } from './edge-uris.js';
 import type { Flow } from './flow.js';
 import { FlowTable } from './flow-table.js';
 import { EdgeMetrics, messageLabel, type CloseReason } from './metrics.js';
-import { StatusServer } from './status-server.js';
 import { uwsRuntime, type UwsRuntime } from './uws-runtime.js';
 import { WsListener, type WsListenerDelegate } from './ws-listener.js';
 
@@ -52,7 +52,7 @@ export class EdgeNode {
   #proxy: EdgeProxy | undefined;
   #cores: CorePool | undefined;
   #listeners: WsListener[] = [];
-  #status: StatusServer | undefined;
+  #status: AdminServer | undefined;
   #identity: EdgeIdentity | undefined;
   #trusted = new Set<string>();
 
@@ -189,11 +189,16 @@ export class EdgeNode {
       addresses.wss = { host: wss.host, port: wss.port };
     }
     if (o.metrics) {
-      this.#status = await StatusServer.listen(o.metrics.host, o.metrics.port, this.metrics.registry, {
-        ready: () => this.#state === 'running' && (this.#cores?.healthyCount ?? 0) > 0,
+      // The same admin server as the core's: loopback unless a bearer token is set (the node
+      // refuses to start otherwise: /status shows the cluster's shape), /healthz always open.
+      this.#status = new AdminServer({
+        listen: o.metrics,
+        registry: this.metrics.registry,
+        ...(o.adminToken ? { token: o.adminToken } : {}),
+        ready: async () => (this.#state === 'running' && (this.#cores?.healthyCount ?? 0) > 0 ? { ready: true } : { ready: false, reason: 'no healthy core' }),
         status: () => this.status(),
       });
-      addresses.metrics = this.#status.address;
+      addresses.metrics = await this.#status.start();
     }
     this.#flows.start();
     this.#cores.start();
@@ -228,7 +233,7 @@ export class EdgeNode {
     for (const l of this.#listeners) l.closeSockets();
     this.#proxy?.close();
     await this.#udp?.close();
-    await this.#status?.close();
+    await this.#status?.stop();
     this.#state = 'stopped';
   }
 

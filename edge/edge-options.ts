@@ -18,6 +18,11 @@ export interface EdgeNodeOptions {
   /** node:http server for /metrics, /healthz, /readyz, /status. */
   metrics?: Endpoint;
   /**
+   * Bearer token for /metrics, /readyz and /status (/healthz stays open). Required when `metrics`
+   * is not a loopback address: start() fails without one.
+   */
+  adminToken?: string;
+  /**
    * Host written into Path, Record-Route and Via when a socket is bound to a wildcard address
    * (0.0.0.0 / ::). Without it the edge falls back to 127.0.0.1 and warns.
    */
@@ -65,9 +70,10 @@ export interface EdgeNodeOptions {
 /** Same value as the core's default, so an unconfigured development cluster is at least consistent. */
 export const DEV_SECRET = 'sipflow-development-secret-change-me';
 
-export interface ResolvedEdgeOptions extends Required<Omit<EdgeNodeOptions, 'wss' | 'metrics' | 'advertiseHost' | 'logger' | 'timers' | 'version' | 'defaultMetrics'>> {
+export interface ResolvedEdgeOptions extends Required<Omit<EdgeNodeOptions, 'wss' | 'metrics' | 'adminToken' | 'advertiseHost' | 'logger' | 'timers' | 'version' | 'defaultMetrics'>> {
   wss: EdgeNodeOptions['wss'];
   metrics: EdgeNodeOptions['metrics'];
+  adminToken: string | undefined;
   advertiseHost: string | undefined;
   timers: Partial<TimerSettings>;
 }
@@ -82,6 +88,7 @@ export function resolveEdgeOptions(o: EdgeNodeOptions): ResolvedEdgeOptions {
     udp: o.udp ?? { host: '127.0.0.1', port: 0 },
     cores: o.cores,
     metrics: o.metrics,
+    adminToken: o.adminToken,
     advertiseHost: o.advertiseHost,
     secrets: o.secrets && o.secrets.length > 0 ? o.secrets : [DEV_SECRET],
     allowedOrigins: o.allowedOrigins ?? [],

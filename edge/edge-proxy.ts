@@ -13,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import { createResponse } from '../sip/message/factory.js';
-import { validateMessage } from '../sip/message/parser.js';
+import { parseMessage, validateMessage } from '../sip/message/parser.js';
 import type { SipMessage, SipRequest, SipResponse } from '../sip/message/model.js';
 import { addVia, decrementMaxForwards, generateBranch, statelessBranchSeed } from '../sip/message/proxy-helpers.js';
 import { FlowTokenCodec } from '../sip/outbound/flow-token.js';
@@ -99,7 +99,10 @@ export class EdgeProxy implements TransactionUser {
     const invalid = validateMessage(request);
     if (invalid) {
       this.#o.metrics.refuse('parse-error');
-      tx.respond(createResponse(request, 400, invalid.message, { toTag: true }));
+      const answer = errorResponse(request, 400, invalid.message);
+      // Unanswerable (the broken header is one a response copies): end the transaction silently.
+      if (answer) tx.respond(answer);
+      else tx.dispose();
       return;
     }
     if (source.protocol === 'ws' || source.protocol === 'wss') {
@@ -549,18 +552,29 @@ export class EdgeProxy implements TransactionUser {
   /** A stateless answer on a flow (400 to a request we could not take into a transaction). */
   replyToFlow(flow: Flow, request: SipRequest, status: number, reason?: string): void {
     if (!flow.open) return;
-    try {
-      const response = createResponse(request, status, reason, { toTag: true });
-      void Promise.resolve(this.#o.sender.send(response, this.#flowTarget(flow))).catch(() => undefined);
-    } catch {
-      // a request too broken to answer: dropped, already counted
-    }
+    const response = errorResponse(request, status, reason);
+    // A request too broken to answer is dropped (already counted).
+    if (response) void Promise.resolve(this.#o.sender.send(response, this.#flowTarget(flow))).catch(() => undefined);
   }
 
   close(): void {
     for (const t of this.#timersC.values()) clearTimeout(t);
     this.#timersC.clear();
     this.layer.close();
+  }
+}
+
+/**
+ * An error response to a broken request, or undefined when none can be built that parses: RFC 3261
+ * §8.2.6.2 copies Via, From, To, Call-ID and CSeq, so when one of those is what was broken the
+ * answer would be just as broken (a fuzzer found such 400s) and nobody could match it anyway.
+ */
+function errorResponse(request: SipRequest, status: number, reason?: string): SipResponse | undefined {
+  try {
+    const response = createResponse(request, status, reason?.replace(/[\r\n]/g, ' '), { toTag: true });
+    return parseMessage(response.toBuffer(), undefined, { validate: true }).ok ? response : undefined;
+  } catch {
+    return undefined;
   }
 }
 

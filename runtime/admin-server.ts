@@ -28,7 +28,7 @@ export class AdminServer {
   constructor(opts: AdminServerOptions) {
     if (!isLoopback(opts.listen.host) && !opts.token) {
       throw Object.assign(new Error(`metrics/status address ${opts.listen.host} is not loopback and no admin token is set`), {
-        hint: 'set --admin-token (or SIPFLOW_ADMIN_TOKEN), or bind --metrics to 127.0.0.1',
+        hint: 'set SIPFLOW_ADMIN_TOKEN in the environment, or bind --metrics to 127.0.0.1',
       });
     }
     this.#opts = opts;
@@ -41,6 +41,10 @@ export class AdminServer {
         res.end(`internal error: ${err.message}\n`);
       });
     });
+    // A client that connects and says nothing (or trickles its request) must not hold a socket for ever.
+    server.requestTimeout = 5000;
+    server.headersTimeout = 5000;
+    server.keepAliveTimeout = 5000;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

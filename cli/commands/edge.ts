@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .option('--cert <file>', 'PEM certificate for --wss')
     .option('--key <file>', 'PEM private key for --wss')
     .option('--core <host:port,...>', 'cores to forward to (required); env SIPFLOW_CORE')
-    .option('--metrics <host:port>', 'serve /metrics, /healthz, /readyz, /status here')
+    .option('--metrics <host:port>', 'serve /metrics, /healthz, /readyz, /status here (not loopback: needs SIPFLOW_ADMIN_TOKEN)')
     .option('--secret <secret,...>', 'cluster secret(s) for flow tokens, newest first; env SIPFLOW_SECRET')
     .option('--advertise-host <host>', 'host written into Path/Record-Route/Via when bound to 0.0.0.0 or ::')
     .option('--allowed-origins <origin,...>', 'Origin values allowed to connect (default any)')
@@ -79,6 +79,7 @@ export function register(program: Command): void {
           ...(o.wss && o.cert && o.key ? { wss: { ...o.wss, certFile: o.cert, keyFile: o.key } } : {}),
           cores: o.core,
           ...(o.metrics ? { metrics: o.metrics } : {}),
+          ...(process.env.SIPFLOW_ADMIN_TOKEN ? { adminToken: process.env.SIPFLOW_ADMIN_TOKEN } : {}),
           ...(o.secret ? { secrets: o.secret } : {}),
           ...(o.advertiseHost ? { advertiseHost: o.advertiseHost } : {}),
           ...(o.allowedOrigins ? { allowedOrigins: o.allowedOrigins } : {}),

@@ -31,7 +31,7 @@ import { TempGruuCodec } from '../registrar/gruu.js';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { CoreMetrics } from '../core-metrics.js';
 import { methodLabel, statusLabel } from '../core-metrics.js';
-import { validateRequest, computeLoopHash } from './request-validation.js';
+import { validateRequest, computeLoopHash, isSendable } from './request-validation.js';
 import { groupByQ, targetsFromBindings, bindingsForPubGruu, bindingsForTempGruu, type Target } from './targets.js';
 import { ResponseContext, type BranchEvents, type BranchHandle, type ForkTarget } from './response-context.js';
 import { HomeFlows } from './home-flows.js';
@@ -123,7 +123,8 @@ export class ProxyCore implements TransactionUser {
     this.#d.metrics.dropped.inc({ cause: 'malformed' });
     if (message.kind === 'request' && message.method !== 'ACK') {
       try {
-        const r = createResponse(message, 400, `Bad Request (${error.message})`.slice(0, 120), { toTag: true });
+        const r = createResponse(message, 400, `Bad Request (${error.message})`.replace(/[\r\n]/g, ' ').slice(0, 120), { toTag: true });
+        if (!isSendable(r)) return;
         void this.#d.layer().send(r, { protocol: source.protocol, host: source.remoteAddress, port: source.remotePort, ...(source.connectionId ? { connectionId: source.connectionId } : {}) }).catch(() => {});
       } catch {
         /* not even a response can be built: dropped */
@@ -189,7 +190,13 @@ export class ProxyCore implements TransactionUser {
         break;
       }
     }
-    if (flow) return { kind: 'forward', groups: [[{ routes: [], direct: flow, alternates: [] }]] };
+    if (flow) {
+      // Delivered through our Record-Route: a Request-URI that is the Contact we rewrote for this
+      // UA goes back to the UA's own Contact, as when it arrives without a Route (below).
+      const original = originalContact(request.uri);
+      if (original && request.uri.user && FlowTokenCodec.peekNode(request.uri.user) === home.nodeId) request.uri = parseUri(original);
+      return { kind: 'forward', groups: [[{ routes: [], direct: flow, alternates: [] }]] };
+    }
 
     this.#dropStaleEdgeRoutes(request);
     if (request.routes.length && request.to.params.get('tag') && (request.uri.params.has('gr') || TempGruuCodec.looksLikeTempGruu(request.uri.user))) {
@@ -432,9 +439,11 @@ export class ProxyCore implements TransactionUser {
     // delivering to its flow), stay in the dialog's path with a Record-Route carrying its flow
     // token: the UA's in-dialog requests then come through us (media anchoring sees its
     // re-INVITEs and BYE), and the far end's reach its NAT pinhole here.
+    // Both ends may hang off this core: the caller's entry goes first, the callee's on top, and the
+    // direction check in #resolve picks the right one for each request.
     if (RECORD_ROUTED.has(request.method) && !request.to.params.get('tag')) {
-      const token = direct?.token ?? (fromAttachedUa ? d.homeFlows.tokenFor(serverTx.source) : undefined);
-      if (token) request.prepend('Record-Route', `<${d.homeFlows.routeUri(token)}>`);
+      if (fromAttachedUa) request.prepend('Record-Route', `<${d.homeFlows.routeUri(d.homeFlows.tokenFor(serverTx.source))}>`);
+      if (direct) request.prepend('Record-Route', `<${d.homeFlows.routeUri(direct.token)}>`);
     }
 
     const via = d.viaFor(target);

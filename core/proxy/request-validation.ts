@@ -4,7 +4,8 @@
  * when the request may be forwarded.
  */
 import { createHash } from 'node:crypto';
-import type { SipRequest } from '../../sip/message/model.js';
+import type { SipRequest, SipResponse } from '../../sip/message/model.js';
+import { parseMessage } from '../../sip/message/parser.js';
 
 export interface Rejection {
   status: number;
@@ -61,4 +62,14 @@ export function computeLoopHash(request: SipRequest): string {
   h.update('\n' + request.callId);
   h.update('\n' + request.cseq.seq);
   return h.digest('base64url').slice(0, 12).replace(/[-_]/g, 'x');
+}
+
+/**
+ * Whether an error response built for a broken request may go out: RFC 3261 §8.2.6.2 copies Via,
+ * From, To, Call-ID and CSeq from the request, and when one of those was what was broken the
+ * answer is as broken as the request (a fuzzer found 400s whose CSeq or Call-ID no parser reads).
+ * Nobody could match such an answer to anything; it is dropped instead (the request was counted).
+ */
+export function isSendable(response: SipResponse): boolean {
+  return parseMessage(response.toBuffer(), undefined, { validate: true }).ok;
 }

@@ -125,21 +125,24 @@ t.test('a call to a registered AOR reaches the contact through its Path; ACK and
   t.ok(contact && contact.uri.host === DOMAIN && contact.uri.params.has('sfc'), "the callee's Contact is a cluster URI");
   const remote = `sip:${contact!.uri.user}@${DOMAIN};sfc=${contact!.uri.params.get('sfc')}`;
   const toTag = ok.to.params.get('tag');
-  const inDialog = (method: string, cseq: number) =>
+  const inDialog = (method: string, cseq: number, routes: string[] = []) =>
     sipText([
       `${method} ${remote} SIP/2.0`,
       `Via: SIP/2.0/UDP 127.0.0.1:${caller.port};branch=${branch()};rport`,
       'Max-Forwards: 70',
+      ...routes.map((r) => `Route: ${r}`),
       `To: <sip:carol@${DOMAIN}>;tag=${toTag}`,
       `From: <sip:caller@${DOMAIN}>;tag=c${caller.port}`,
       `Call-ID: ${cid}`,
       `CSeq: ${cseq} ${method}`,
     ]);
-  caller.send(inDialog('ACK', 1), addr);
+  const rr = ok.values('Record-Route');
+  t.equal(rr.length, 2, `the home core record-routed for the callee and for the caller, both attached to it (${rr.join(' | ')})`);
+  caller.send(inDialog('ACK', 1, rr.reverse()), addr);
   const ack = await callee.request('ACK', 3000, cid);
   t.equal(ack.uriText, `sip:carol@127.0.0.1:${callee.port}`, 'ACK reaches the original contact');
   callee.autoAnswer = (req) => (req.method === 'BYE' ? { status: 200 } : undefined);
-  caller.send(inDialog('BYE', 2), addr);
+  caller.send(inDialog('BYE', 2, ok.values('Record-Route').reverse()), addr);
   const byeOk = await caller.response(cid, 'BYE');
   t.equal(byeOk.status, 200, 'BYE answered end to end');
 });

@@ -106,8 +106,10 @@ t.test('non-SIP frames: garbage is dropped and counted; a readable but broken re
     '',
     '',
   ].join('\r\n'));
-  const bad = await c.waitFor((f) => f.startsWith('SIP/2.0 400'));
-  t.match(bad, /Call-ID: broken-1\r\n/, '400 answers the request whose CSeq is broken (copied as it came)');
+  // A 400 would have to copy the broken CSeq, and nobody could parse that response: no answer,
+  // the request is dropped and counted (test/security/fuzz.test.ts checks every reply parses).
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(c.frames.some((f) => f.includes('Call-ID: broken-1')), 'a request whose CSeq is broken gets no unparsable answer');
   c.send([
     'MESSAGE sip:bob@example.test SIP/2.0',
     'Via: SIP/2.0/WS broken.invalid;branch=z9hG4bKbroken2',

@@ -53,7 +53,9 @@ export class UdpUa {
   }
 
   reply(req: SipRequest, status: number, headers: [string, string][] = [], body?: string, to?: string): SipResponse {
-    const res = createResponse(req, status, undefined, { toTag: req.to.params.get('tag') ?? 'uas' + this.port, headers, ...(body ? { body: Buffer.from(body) } : {}) });
+    // RFC 3261 §12.1.1: a UAS copies Record-Route into responses that establish a dialog.
+    const rr: [string, string][] = status > 100 && status < 300 ? req.getAll('Record-Route').map((v) => ['Record-Route', v]) : [];
+    const res = createResponse(req, status, undefined, { toTag: req.to.params.get('tag') ?? 'uas' + this.port, headers: [...rr, ...headers], ...(body ? { body: Buffer.from(body) } : {}) });
     const via = req.topVia!;
     const host = via.params.get('received') ?? via.host;
     const rport = via.params.get('rport');

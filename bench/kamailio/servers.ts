@@ -1,0 +1,392 @@
+/**
+ * The servers under comparison, each started as child processes and stopped by pid: a sipflow
+ * cluster (one core, zero to two edges, from bin/sipflow.js) and Kamailio (kamailio.cfg beside
+ * this file). Everything started is remembered in one table, and killed with SIGKILL if this
+ * process exits or is interrupted before it stopped them itself.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Endpoint } from '../loadgen/ws-connection.js';
+import { descendants } from './proc-stats.js';
+
+export const PORTS = {
+  core: 26060,
+  edges: [
+    { ws: 26081, udp: 26080 },
+    { ws: 26083, udp: 26082 },
+  ],
+  kamailio: { udp: 26090, ws: [26091, 26092] },
+  /** UDP ports of the load generator. */
+  loadgen: Array.from({ length: 8 }, (_, i) => 26100 + i),
+} as const;
+
+export const DOMAIN = 'bench.test';
+const HOST = '127.0.0.1';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+/** The repository root, from dist/bench/kamailio/ or bench/kamailio/. */
+export const ROOT = fileURLToPath(new URL(here.includes('/dist/') ? '../../../' : '../../', import.meta.url));
+/** kamailio.cfg lives in the source tree only (tsc copies no .cfg into dist/). */
+export const KAMAILIO_CFG = join(ROOT, 'bench', 'kamailio', 'kamailio.cfg');
+const GC_PRELOAD = fileURLToPath(new URL(`./gc-on-signal.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+
+export interface V8Memory {
+  heapUsedKiB: number;
+  heapTotalKiB: number;
+  externalKiB: number;
+}
+
+/** The last line the gc-on-signal hook wrote into a node's log. */
+function lastV8Memory(logFile: string): V8Memory | undefined {
+  try {
+    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{"benchMemory"'));
+    const m = (JSON.parse(lines[lines.length - 1]!) as { benchMemory: { heapUsed: number; heapTotal: number; external: number } }).benchMemory;
+    return { heapUsedKiB: m.heapUsed / 1024, heapTotalKiB: m.heapTotal / 1024, externalKiB: m.external / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ServerSet {
+  system: 'sipflow' | 'kamailio';
+  /** Every server process whose CPU and memory count. */
+  pids: number[];
+  /** Pids by role, for a breakdown (sipflow: core, edges; kamailio: all). */
+  roles: Record<string, number[]>;
+  /** WebSocket listeners (two). */
+  ws: Endpoint[];
+  udp: Endpoint;
+  /**
+   * Asks the sipflow nodes for a full garbage collection (idle-flow measurement) and returns what
+   * V8 then reports per role (live heap and memory outside the heap, KiB); Kamailio: nothing.
+   */
+  collectGarbage(): Promise<Record<string, V8Memory>>;
+  stop(): Promise<void>;
+}
+
+// ---- the table of everything started -------------------------------------------------------------
+
+const live = new Map<number, ChildProcess>();
+const extraPids = new Set<number>();
+let hooked = false;
+
+function killEverythingNow(): void {
+  for (const pid of [...extraPids, ...live.keys()]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+  extraPids.clear();
+}
+
+const onSignal = (sig: NodeJS.Signals): void => {
+  killEverythingNow();
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+};
+
+/** Installs the exit and signal hooks that kill whatever is still running; removed by unhookCleanup(). */
+export function hookCleanup(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killEverythingNow);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+export function unhookCleanup(): void {
+  killEverythingNow();
+  if (!hooked) return;
+  hooked = false;
+  process.off('exit', killEverythingNow);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+}
+
+interface Spawned {
+  child: ChildProcess;
+  pid: number;
+  log: WriteStream;
+  logFile: string;
+  exited: Promise<void>;
+}
+
+/**
+ * Starts `command args` with `ulimit -n` raised to the hard limit (exec keeps the pid), output to
+ * `logFile`, and resolves when a line of its output matches `ready`.
+ */
+function start(command: string, args: string[], o: { logFile: string; ready: RegExp; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<Spawned> {
+  const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', command, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: o.env ?? process.env,
+  });
+  if (child.pid === undefined) return Promise.reject(new Error(`could not start ${command}`));
+  const pid = child.pid;
+  live.set(pid, child);
+  const log = createWriteStream(o.logFile);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    live.delete(pid);
+    resolve();
+  }));
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    let done = false;
+    const timer = setTimeout(() => finish(new Error(`${command} not ready within ${o.timeoutMs} ms (log: ${o.logFile})`)), o.timeoutMs);
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        reject(err);
+      } else {
+        resolve({ child, pid, log, logFile: o.logFile, exited });
+      }
+    };
+    const onData = (d: Buffer): void => {
+      log.write(d);
+      if (done) return;
+      seen = (seen + d.toString('utf8')).slice(-8192);
+      if (o.ready.test(seen)) finish();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => finish(new Error(`${command} exited before it was ready (log: ${o.logFile}): ${seen.slice(-600)}`)));
+  });
+}
+
+async function stopPid(s: Spawned, graceMs = 8000): Promise<void> {
+  if (!live.has(s.pid)) return;
+  try {
+    process.kill(s.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timedOut = await Promise.race([s.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs))]);
+  if (timedOut) {
+    try {
+      process.kill(s.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    await Promise.race([s.exited, new Promise((r) => setTimeout(r, 2000))]);
+  }
+  s.log.end();
+}
+
+/** Refuses to start over a port something else holds (a leftover of an interrupted run, say). */
+async function assertTcpFree(port: number): Promise<void> {
+  const busy = await new Promise<boolean>((resolve) => {
+    const s = net.connect({ host: HOST, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (busy) throw new Error(`127.0.0.1:${port} is already in use; is an earlier benchmark still running?`);
+}
+
+async function waitTcp(port: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: HOST, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+}
+
+// ---- sipflow -------------------------------------------------------------------------------------
+
+export interface SipflowOptions {
+  /** Edges to start: 0 (UDP scenarios: the core alone), 1 or 2. */
+  edges: number;
+  store: 'memory' | 'cassandra';
+  cassandra?: { contact: string; dc: string; keyspace: string; consistency: string };
+  /** Write a .cpuprofile per node into this folder (node --cpu-prof). */
+  cpuProfDir?: string;
+  /** Load the SIGUSR2 → gc() hook (idle-flow memory). */
+  gcHook?: boolean;
+  logDir: string;
+}
+
+export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
+  const bin = join(ROOT, 'bin', 'sipflow.js');
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build');
+  for (const e of PORTS.edges.slice(0, o.edges)) await assertTcpFree(e.ws);
+  const nodeFlags = (name: string): string[] => [
+    ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, name)}`] : []),
+    ...(o.gcHook ? ['--expose-gc', `--import=${GC_PRELOAD}`] : []),
+  ];
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const started: Spawned[] = [];
+  const stopAll = async (): Promise<void> => {
+    // Edges first, so the core never sees a half-stopped cluster send it anything.
+    for (const s of [...started].reverse()) await stopPid(s);
+  };
+  try {
+    const coreArgs = [
+      ...nodeFlags('core'),
+      bin,
+      '--log-level',
+      'info',
+      'core',
+      '--udp',
+      `${HOST}:${PORTS.core}`,
+      '--domain',
+      DOMAIN,
+      '--store',
+      o.store,
+      '--auth',
+      'off',
+      '--rate-limit',
+      '10000000',
+      '--trusted',
+      HOST,
+      ...(o.store === 'cassandra' && o.cassandra
+        ? ['--cassandra', o.cassandra.contact, '--dc', o.cassandra.dc, '--keyspace', o.cassandra.keyspace, '--consistency', o.cassandra.consistency]
+        : []),
+    ];
+    // Info level: the ready line is logged at info, and nothing is logged per message at info.
+    started.push(await start(process.execPath, coreArgs, { logFile: join(o.logDir, 'core.log'), ready: /"ready":true/, timeoutMs: 60_000, env }));
+    for (let i = 0; i < o.edges; i++) {
+      const e = PORTS.edges[i]!;
+      const edgeArgs = [
+        ...nodeFlags(`edge${i + 1}`),
+        bin,
+        '--log-level',
+        'info',
+        'edge',
+        '--ws',
+        `${HOST}:${e.ws}`,
+        '--udp',
+        `${HOST}:${e.udp}`,
+        '--core',
+        `${HOST}:${PORTS.core}`,
+        // A benchmark client is one IP with thousands of flows sending as fast as it is answered.
+        '--max-flows-per-ip',
+        '0',
+        '--rate-per-flow',
+        '0',
+        '--rate-per-ip',
+        '0',
+      ];
+      started.push(await start(process.execPath, edgeArgs, { logFile: join(o.logDir, `edge${i + 1}.log`), ready: /"ready":true/, timeoutMs: 30_000, env }));
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const core = started[0]!.pid;
+  const edges = started.slice(1).map((s) => s.pid);
+  return {
+    system: 'sipflow',
+    pids: [core, ...edges],
+    roles: edges.length ? { core: [core], edges } : { core: [core] },
+    ws: PORTS.edges.slice(0, o.edges).map((e) => ({ host: HOST, port: e.ws })),
+    udp: { host: HOST, port: PORTS.core },
+    async collectGarbage() {
+      const out: Record<string, V8Memory> = {};
+      if (!o.gcHook) return out;
+      for (const s of started) {
+        try {
+          process.kill(s.pid, 'SIGUSR2');
+        } catch {
+          // gone
+        }
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      started.forEach((s, i) => {
+        const m = lastV8Memory(s.logFile);
+        if (!m) return;
+        const role = i === 0 ? 'core' : 'edges';
+        const sum = (out[role] ??= { heapUsedKiB: 0, heapTotalKiB: 0, externalKiB: 0 });
+        sum.heapUsedKiB += m.heapUsedKiB;
+        sum.heapTotalKiB += m.heapTotalKiB;
+        sum.externalKiB += m.externalKiB;
+      });
+      return out;
+    },
+    stop: stopAll,
+  };
+}
+
+// ---- Kamailio ------------------------------------------------------------------------------------
+
+const KAMAILIO_PACKAGES = ['kamailio', 'kamailio-websocket-modules', 'kamailio-extra-modules', 'kamailio-utils-modules'];
+
+function kamailioInstalled(): boolean {
+  const which = spawnSync('bash', ['-c', 'command -v kamailio'], { encoding: 'utf8' });
+  if (which.status !== 0) return false;
+  const probe = spawnSync('bash', ['-c', 'ls /usr/lib/*/kamailio/modules/websocket.so /usr/lib/kamailio/modules/websocket.so 2>/dev/null | head -1'], { encoding: 'utf8' });
+  return probe.stdout.trim().length > 0;
+}
+
+/** Installs Kamailio from Debian when this process is root; otherwise says what to run. */
+export function ensureKamailio(log: (line: string) => void): void {
+  if (kamailioInstalled()) return;
+  const command = `apt-get install -y --no-install-recommends ${KAMAILIO_PACKAGES.join(' ')}`;
+  if (process.getuid?.() !== 0) throw new Error(`Kamailio is not installed; as root run: apt-get update && ${command}`);
+  log(`installing Kamailio: apt-get update && ${command}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const upd = spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
+  const inst = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...KAMAILIO_PACKAGES], { stdio: 'ignore', env, timeout: 600_000 });
+  if (upd.status !== 0 || inst.status !== 0 || !kamailioInstalled()) throw new Error(`installing Kamailio failed; run as root: apt-get update && ${command}`);
+}
+
+export async function startKamailio(o: { logDir: string; shmMb?: number; pkgMb?: number }): Promise<ServerSet> {
+  for (const p of PORTS.kamailio.ws) await assertTcpFree(p);
+  const args = ['-f', KAMAILIO_CFG, '-DD', '-E', '-m', String(o.shmMb ?? 1024), '-M', String(o.pkgMb ?? 16)];
+  const main = await start('kamailio', args, { logFile: join(o.logDir, 'kamailio.log'), ready: /Listening on/, timeoutMs: 20_000 });
+  const stop = async (): Promise<void> => {
+    const children = descendants(main.pid);
+    await stopPid(main);
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone with its parent, as it should be
+      }
+      extraPids.delete(pid);
+    }
+  };
+  try {
+    for (const p of PORTS.kamailio.ws) await waitTcp(p, 10_000);
+    // The workers fork after the listeners open; give them a moment to be there all.
+    await new Promise((r) => setTimeout(r, 500));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const children = descendants(main.pid);
+  for (const pid of children) extraPids.add(pid);
+  const pids = [main.pid, ...children];
+  return {
+    system: 'kamailio',
+    pids,
+    roles: { kamailio: pids },
+    ws: PORTS.kamailio.ws.map((port) => ({ host: HOST, port })),
+    udp: { host: HOST, port: PORTS.kamailio.udp },
+    async collectGarbage() {
+      return {};
+    },
+    stop,
+  };
+}

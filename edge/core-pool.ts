@@ -17,8 +17,9 @@ export interface CorePoolOptions {
 export type CoreProbe = (core: CoreHealth) => Promise<boolean>;
 
 export class CorePool {
-  readonly cores: readonly CoreHealth[];
+  #cores: readonly CoreHealth[];
   readonly #options: CorePoolOptions;
+  readonly #onChange: ((core: CoreHealth, from: CoreHealthState) => void) | undefined;
   readonly #probe: CoreProbe;
   #timer: NodeJS.Timeout | undefined;
   readonly #inFlight = new Set<CoreHealth>();
@@ -28,7 +29,25 @@ export class CorePool {
     if (addresses.length === 0) throw new TypeError('at least one core is required');
     this.#options = options;
     this.#probe = probe;
-    this.cores = addresses.map((a) => new CoreHealth(a, options.failureThreshold, onChange));
+    this.#onChange = onChange;
+    this.#cores = addresses.map((a) => new CoreHealth(a, options.failureThreshold, onChange));
+  }
+
+  get cores(): readonly CoreHealth[] {
+    return this.#cores;
+  }
+
+  /**
+   * SIGHUP: a new list of cores. Cores still listed keep their health and their calls; new ones
+   * start as unknown and are probed at once; removed ones take no new requests (transactions
+   * already with them finish or fail over as usual).
+   */
+  setAddresses(addresses: readonly CoreAddress[]): void {
+    if (addresses.length === 0) throw new TypeError('at least one core is required');
+    const key = (a: CoreAddress) => `${a.host.toLowerCase()}:${a.port}`;
+    const old = new Map(this.#cores.map((c) => [key(c.address), c]));
+    this.#cores = addresses.map((a) => old.get(key(a)) ?? new CoreHealth(a, this.#options.failureThreshold, this.#onChange));
+    if (this.#timer) this.probeAll();
   }
 
   get healthyCount(): number {

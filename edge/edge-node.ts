@@ -79,6 +79,23 @@ export class EdgeNode {
   }
 
   /** The core pool (health states), for status and tests. */
+  /**
+   * SIGHUP: a new core list (resolved like at start) and new rate limits; open flows stay up.
+   */
+  async reconfigure(change: { cores?: Endpoint[]; ratePerFlow?: number; ratePerIp?: number }): Promise<void> {
+    if (change.cores) {
+      const cores: Endpoint[] = [];
+      for (const c of change.cores) {
+        const ip = net.isIP(c.host) ? c.host : (await dns.lookup(c.host)).address;
+        cores.push({ host: ip, port: c.port });
+        this.#trusted.add(ip);
+      }
+      this.#cores?.setAddresses(cores);
+      for (const core of this.#cores?.cores ?? []) this.metrics.coreUp.set({ core: core.id }, core.state === 'up' ? 1 : 0);
+    }
+    if (change.ratePerFlow !== undefined || change.ratePerIp !== undefined) this.#flows?.setRates(change.ratePerFlow, change.ratePerIp);
+  }
+
   get cores(): CorePool | undefined {
     return this.#cores;
   }

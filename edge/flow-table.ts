@@ -33,7 +33,7 @@ interface IpEntry {
 }
 
 export class FlowTable {
-  readonly #options: FlowTableOptions;
+  #options: FlowTableOptions;
   readonly #flows = new Map<string, Flow>();
   readonly #ips = new Map<string, IpEntry>();
   /** Random per boot, so flow ids (and tokens naming them) never repeat across restarts. */
@@ -48,6 +48,11 @@ export class FlowTable {
     this.#onClose = onClose;
     this.#now = now;
   }
+  /** New per-flow and per-IP budgets for flows opened from now on (SIGHUP); open flows keep theirs. */
+  setRates(ratePerFlow?: number, ratePerIp?: number): void {
+    this.#options = { ...this.#options, ...(ratePerFlow !== undefined ? { ratePerFlow } : {}), ...(ratePerIp !== undefined ? { ratePerIp } : {}) };
+  }
+
 
   get size(): number {
     return this.#flows.size;

@@ -112,6 +112,21 @@ export function register(program: Command): void {
           },
           'edge ready',
         );
+        // SIGHUP re-reads flags, environment and config file: log level, rate limits and the core
+        // list change in place; open flows stay up.
+        process.on('SIGHUP', () => {
+          void (async () => {
+            try {
+              const next = optionsFor(edgeSchema, cmd, 'edge');
+              const level = (cmd.optsWithGlobals() as { logLevel?: string }).logLevel ?? process.env.SIPFLOW_LOG_LEVEL;
+              if (level) log.level = level;
+              await edge.reconfigure({ cores: next.core, ratePerFlow: next.ratePerFlow, ratePerIp: next.ratePerIp });
+              log.info({ cores: next.core.map(formatHostPort), ratePerFlow: next.ratePerFlow, ratePerIp: next.ratePerIp, level: log.level }, 'configuration reloaded (SIGHUP)');
+            } catch (err) {
+              log.error({ err: (err as Error).message }, 'SIGHUP reload refused: the new configuration is invalid; keeping the old one');
+            }
+          })();
+        });
         const signal = await stopping;
         log.info({ signal }, 'edge stopping');
         await edge.stop();

@@ -105,6 +105,9 @@ export class EdgeProxy implements TransactionUser {
       else tx.dispose();
       return;
     }
+    if (this.#o.log.isLevelEnabled('debug')) {
+      this.#o.log.debug({ callId: request.callId, method: request.method, flow: source.connectionId, from: `${source.remoteAddress}:${source.remotePort}` }, 'request received');
+    }
     if (source.protocol === 'ws' || source.protocol === 'wss') {
       const flow = source.connectionId !== undefined ? this.#o.flows.get(source.connectionId) : undefined;
       if (!flow?.open) return; // gone while we were parsing; nobody to answer
@@ -125,14 +128,14 @@ export class EdgeProxy implements TransactionUser {
       if (source.protocol === 'ws' || source.protocol === 'wss') this.#ackUp(ack);
       else this.#ackDown(ack);
     } catch (err) {
-      this.#o.log.debug({ err }, 'ACK not forwarded');
+      this.#o.log.debug({ err, callId: safe(() => ack.callId), flow: source.connectionId }, 'ACK not forwarded');
     }
   }
 
   onStrayResponse(response: SipResponse, source: ReceivedFrom): void {
     // RFC 6026 §7.3: a response matching no transaction is not forwarded (the transactions that
     // could have wanted it are gone; 2xx retransmissions are covered by the Accepted state).
-    this.#o.log.debug({ status: response.status, from: `${source.remoteAddress}:${source.remotePort}` }, 'stray response dropped');
+    this.#o.log.debug({ status: response.status, callId: safe(() => response.callId), flow: source.connectionId, from: `${source.remoteAddress}:${source.remotePort}` }, 'stray response dropped');
   }
 
   onMalformed(message: SipMessage, error: Error, source: ReceivedFrom): void {
@@ -308,7 +311,7 @@ export class EdgeProxy implements TransactionUser {
         },
       });
     } catch (err) {
-      this.#o.log.warn({ err }, 'could not start a client transaction');
+      this.#o.log.warn({ err, callId: safe(() => f.template.callId), flow: f.flow?.id }, 'could not start a client transaction');
       this.#respondFinal(f, 500);
       return undefined;
     }
@@ -360,7 +363,7 @@ export class EdgeProxy implements TransactionUser {
     }
     if (why === 'transport') f.core?.failure();
     if (!f.responded && f.cancel === 'none') {
-      this.#o.log.debug({ core: f.core?.id, why, err: err?.message }, 'core attempt failed; trying the next core');
+      this.#o.log.debug({ core: f.core?.id, why, err: err?.message, callId: safe(() => f.template.callId), flow: f.flow?.id }, 'core attempt failed; trying the next core');
       if (this.#o.cores.pick(safe(() => f.template.callId) ?? '', f.tried)) this.#o.metrics.coreRetries.inc();
       this.#toCore(f, why === 'timeout' ? 408 : 503);
       return;
@@ -449,7 +452,7 @@ export class EdgeProxy implements TransactionUser {
     try {
       this.layer.sendRequest(buildCancel(client.request), client.target, {});
     } catch (err) {
-      this.#o.log.debug({ err }, 'CANCEL not sent');
+      this.#o.log.debug({ err, callId: safe(() => client.request.callId), flow: f.flow?.id }, 'CANCEL not sent');
     }
   }
 

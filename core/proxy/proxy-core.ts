@@ -101,6 +101,10 @@ export class ProxyCore implements TransactionUser {
 
   onRequest(request: SipRequest, tx: ServerTransaction): void {
     this.#d.metrics.messagesIn.inc({ kind: 'request', method: methodLabel(request.method) });
+    if (this.#d.log.isLevelEnabled('debug')) {
+      const s = tx.source;
+      this.#d.log.debug({ callId: safe(() => request.callId), method: request.method, flow: s.connectionId ?? `${s.protocol}:${s.remoteAddress}:${s.remotePort}` }, 'request received');
+    }
     this.#handle(request, tx).catch((err: Error) => {
       this.#d.log.error({ err, callId: safe(() => request.callId), method: request.method }, 'request handling failed');
       this.#reply(request, tx, 500, 'Server Internal Error');
@@ -459,7 +463,7 @@ export class ProxyCore implements TransactionUser {
       try {
         d.layer().sendRequest(buildCancel(request), target, {});
       } catch (err) {
-        d.log.debug({ err }, 'CANCEL not sent');
+        d.log.debug({ err, callId: request.callId }, 'CANCEL not sent');
       }
       // §9.1: "If there is no final response for the original request in 64*T1 seconds ..., the
       // client SHOULD then consider the original transaction cancelled and SHOULD destroy the
@@ -526,7 +530,7 @@ export class ProxyCore implements TransactionUser {
         });
         d.metrics.requestsForwarded.inc({ method: methodLabel(request.method) });
       } catch (err) {
-        d.log.debug({ err }, 'branch not started');
+        d.log.debug({ err, callId: request.callId }, 'branch not started');
         queueMicrotask(() => events.onFailure('transport'));
       }
     };
@@ -628,7 +632,7 @@ export class ProxyCore implements TransactionUser {
     try {
       response = createResponse(request, status, reason, { toTag: true, ...(headers ? { headers } : {}) });
     } catch (err) {
-      this.#d.log.debug({ err }, 'cannot build a response');
+      this.#d.log.debug({ err, callId: safe(() => request.callId) }, 'cannot build a response');
       return;
     }
     this.#send(tx, response, 'local');

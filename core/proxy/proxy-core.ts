@@ -345,7 +345,6 @@ export class ProxyCore implements TransactionUser {
     const routes = request.routes;
     const idx = routes.findIndex((r) => r.uri.user && FlowTokenCodec.peekNode(r.uri.user));
     if (idx < 0) return;
-    const routeNode = FlowTokenCodec.peekNode(routes[idx]!.uri.user!);
     const uri = request.uri;
     let instance: string | undefined;
     let aor: string;
@@ -366,8 +365,12 @@ export class ProxyCore implements TransactionUser {
       return; // the Route set still works if the old edge does; nothing better to do without the store
     }
     if (bindings.length === 0) return;
-    const nodes = bindings.map((b) => (b.path[0] ? pathNode(b.path[0]) : undefined));
-    if (nodes.includes(routeNode)) return;
+    // Same flow token in the Route and in a live binding's Path: the UA is still on that flow.
+    // A different token, even from the same edge, means the flow the dialog knew is gone (the UA
+    // reconnected, RFC 5626 §4.2.1): follow the binding instead of collecting a 430.
+    const routeToken = routes[idx]!.uri.user!;
+    const tokens = bindings.map((b) => (b.path[0] ? pathToken(b.path[0]) : undefined));
+    if (tokens.includes(routeToken)) return;
     for (let i = 0; i <= idx; i++) request.removeFirstValue('Route');
     this.#d.metrics.rerouted.inc();
   }
@@ -647,11 +650,10 @@ export class ProxyCore implements TransactionUser {
   }
 }
 
-/** The node (flow-token owner) at the top of a stored Path. */
-function pathNode(pathEntry: string): string | undefined {
+/** The flow token at the top of a stored Path. */
+function pathToken(pathEntry: string): string | undefined {
   try {
-    const user = parseNameAddr(pathEntry).uri.user;
-    return user ? FlowTokenCodec.peekNode(user) : undefined;
+    return parseNameAddr(pathEntry).uri.user;
   } catch {
     return undefined;
   }

@@ -43,7 +43,11 @@ export function optionsProbe(layer: () => TransactionLayer, from: () => Endpoint
       timer.unref();
       try {
         tx = layer().sendRequest(request, { protocol: 'udp', host: core.address.host, port: core.address.port }, {
-          onResponse: () => finish(true),
+          // A core that cannot serve says so with 503 (e.g. its location store is unreachable):
+          // that is a failed probe, so traffic moves to the other cores. Any other answer means up.
+          onResponse: (response) => {
+            if (response.status >= 200) finish(response.status !== 503);
+          },
           onTimeout: () => finish(false),
           onTransportError: () => finish(false),
         });

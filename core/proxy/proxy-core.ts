@@ -71,6 +71,8 @@ interface ForwardPlan extends ForkTarget {
   routes: string[];
   /** Set when the next hop is a UA on a flow this core holds (its responses' Contact gets rewritten). */
   direct?: ReceivedFromLike;
+  /** The next hop is a strict router: it is the Request-URI, whatever Route now holds. */
+  strict?: boolean;
   alternates: ForwardPlan[];
 }
 
@@ -224,7 +226,7 @@ export class ProxyCore implements TransactionUser {
         const route = request.removeFirstValue('Route')!;
         request.append('Route', `<${request.uriText}>`);
         request.uri = parseNameAddr(route).uri;
-        return { kind: 'forward', groups: [[{ routes: [], alternates: [] }]] };
+        return { kind: 'forward', groups: [[{ routes: [], alternates: [], strict: true }]] };
       }
       return { kind: 'forward', groups: [[{ routes: [], alternates: [] }]] };
     }
@@ -423,7 +425,7 @@ export class ProxyCore implements TransactionUser {
       if (!decoded.ok) return { kind: 'bad-token' };
       direct = { target: HomeFlows.targetOf(decoded.ref), token: top.uri.user };
     }
-    return { kind: 'ok', request, direct, target: direct?.target ?? this.#nextHop(request) };
+    return { kind: 'ok', request, direct, target: direct?.target ?? this.#nextHop(request, plan.strict) };
   }
 
   #startBranch(original: SipRequest, serverTx: ServerTransaction, plan: ForwardPlan, events: BranchEvents): BranchHandle {
@@ -572,8 +574,8 @@ export class ProxyCore implements TransactionUser {
     this.#d.media?.release(callId).catch((err: Error) => this.#d.log.debug({ err, callId }, 'rtpengine delete failed'));
   }
 
-  #nextHop(request: SipRequest): TransportTarget | undefined {
-    const route = request.routes[0];
+  #nextHop(request: SipRequest, strict = false): TransportTarget | undefined {
+    const route = strict ? undefined : request.routes[0];
     const uri: SipUri = route ? route.uri : request.uri;
     const hop = uriToNextHop(uri);
     if (!hop) return undefined;

@@ -11,15 +11,16 @@ export interface RoleProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startRole(args: string[], opts: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; ready?: RegExp } = {}): Promise<RoleProcess> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startRole(args: string[], opts: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; ready?: RegExp; nodeArgs?: string[] } = {}): Promise<RoleProcess> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const ready = opts.ready ?? /"ready":true/;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args[0]} not ready in time; output:\n${lines.join('\n')}`)), opts.readyTimeoutMs ?? 30_000);
     for (const s of [child.stdout!, child.stderr!]) {
       createInterface({ input: s }).on('line', (l) => {
-        lines.push(l);
+        // Bounded: a long-running node under attack logs a lot.
+        if (lines.length < 2000) lines.push(l);
         if (ready.test(l)) {
           clearTimeout(timer);
           resolve();

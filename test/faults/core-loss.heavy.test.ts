@@ -17,7 +17,7 @@ import { mapLimit, percentile, seconds, sleep, waitUntil } from './fixtures/boun
 import { pathEdge, storedBindings } from './fixtures/bindings.js';
 import { RegisterLoad, WsCallLoad } from './fixtures/call-load.js';
 import { FaultReport } from './fixtures/report.js';
-import { coreArgs, edgeArgs, edgeStatus, portPlan, Roles, wsUrl, type EdgeSpec } from './fixtures/roles.js';
+import { coreArgs, edgeArgs, edgeStatus, Roles, twoCoresTwoEdges } from './fixtures/roles.js';
 import { token } from './fixtures/sip-build.js';
 import { UaFleet } from './fixtures/ua-fleet.js';
 import { UdpCaller } from './fixtures/udp-caller.js';
@@ -29,17 +29,7 @@ const UAS = 200;
 const REGISTER_RATE = 50;
 const CALL_RATE = 5;
 const LONG_CALLS = 10;
-const port = portPlan(28100);
-const cores = [
-  { udp: port(0), metrics: port(1) },
-  { udp: port(2), metrics: port(3) },
-];
-const edges: EdgeSpec[] = [
-  { ws: port(10), udp: port(11), metrics: port(12), cores: cores.map((c) => c.udp) },
-  { ws: port(20), udp: port(21), metrics: port(22), cores: cores.map((c) => c.udp) },
-];
-const urls = edges.map(wsUrl);
-const coreId = (i: number) => `${cores[i]!.udp.host}:${cores[i]!.udp.port}`;
+const { cores, edges, urls, coreId } = twoCoresTwoEdges(28100);
 
 const cassandra = await ensureCassandra();
 const keyspace = uniqueKeyspace('fault_core');

@@ -14,7 +14,7 @@ import { mapLimit, percentile, seconds, sleep, waitUntil } from './fixtures/boun
 import { pathEdge, storedBindings } from './fixtures/bindings.js';
 import { RegisterLoad, WsCallLoad } from './fixtures/call-load.js';
 import { FaultReport } from './fixtures/report.js';
-import { coreArgs, edgeArgs, edgeStatus, portPlan, Roles, wsUrl, type EdgeSpec } from './fixtures/roles.js';
+import { coreArgs, edgeArgs, edgeStatus, Roles, twoCoresTwoEdges } from './fixtures/roles.js';
 import { UaFleet } from './fixtures/ua-fleet.js';
 import { UdpCaller } from './fixtures/udp-caller.js';
 import type { CallLeg, WsUa } from './fixtures/ws-ua.js';
@@ -25,17 +25,7 @@ const UAS = 200;
 const REGISTER_RATE = 20;
 const CALL_RATE = 2;
 const LONG_CALLS = 10;
-const port = portPlan(28300);
-const cores = [
-  { udp: port(0), metrics: port(1) },
-  { udp: port(2), metrics: port(3) },
-];
-const edges: EdgeSpec[] = [
-  { ws: port(10), udp: port(11), metrics: port(12), cores: cores.map((c) => c.udp) },
-  { ws: port(20), udp: port(21), metrics: port(22), cores: cores.map((c) => c.udp) },
-];
-const urls = edges.map(wsUrl);
-const coreId = (i: number) => `${cores[i]!.udp.host}:${cores[i]!.udp.port}`;
+const { cores, edges, urls, coreId } = twoCoresTwoEdges(28300);
 
 const cassandra = await ensureCassandra();
 const keyspace = uniqueKeyspace('fault_roll');

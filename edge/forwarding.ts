@@ -17,7 +17,7 @@ export class Forwarding {
   /** The browser's flow: where the request came from (to-core) or goes to (to-flow). */
   readonly flow: Flow;
   /** The request as it will be sent, without our Via: each attempt adds its own Via with a new branch. */
-  readonly template: SipRequest;
+  template: SipRequest;
   client: ClientTransaction | undefined;
   core: CoreHealth | undefined;
   readonly tried = new Set<CoreHealth>();
@@ -38,6 +38,17 @@ export class Forwarding {
 
   get method(): string {
     return this.template.method;
+  }
+
+  /**
+   * A non-INVITE forwarding whose final response has gone out: nothing will be re-sent or
+   * cancelled any more. One of its transactions still waits out Timer J or K (up to 64*T1) and
+   * keeps this object reachable meanwhile; it should not keep the request with it.
+   */
+  settle(): void {
+    this.template = this.template.skeleton();
+    if (this.client) this.client.delegate = {};
+    this.client = undefined;
   }
 }
 

@@ -8,7 +8,7 @@
  * home core rewrites the Contact of a UA attached to it into a cluster URI (contact-rewrite.ts);
  * browsers use their GRUU as Contact. Any core resolves each of these without dialog state.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from '../../sip/message/random-pool.js';
 import type { SipRequest, SipResponse } from '../../sip/message/model.js';
 import { createResponse } from '../../sip/message/factory.js';
 import { addVia, decrementMaxForwards } from '../../sip/message/proxy-helpers.js';
@@ -456,7 +456,7 @@ export class ProxyCore implements TransactionUser {
     }
 
     const via = d.viaFor(target);
-    addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${computeLoopHash(original)}.${randomBytes(6).toString('base64url')}`, rport: true });
+    addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${computeLoopHash(original)}.${randomBytesPooled(6).toString('base64url')}`, rport: true });
 
     let provisional = false;
     let cancelWanted = false;
@@ -625,7 +625,7 @@ export class ProxyCore implements TransactionUser {
     if (prepared.kind === 'bad-token' || !prepared.target) return;
     const { request, target } = prepared;
     const via = d.viaFor(target);
-    addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${randomBytes(9).toString('base64url')}`, rport: true });
+    addVia(request, { transport: via.transport, host: via.host, port: via.port, branch: `z9hG4bK${randomBytesPooled(9).toString('base64url')}`, rport: true });
     d.metrics.requestsForwarded.inc({ method: 'ACK' });
     await d.layer().send(request, target);
   }

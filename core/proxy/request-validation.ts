@@ -30,10 +30,13 @@ export function validateRequest(request: SipRequest, self: { isOwnVia(host: stri
   // contains a Via header field with a sent-by value that equals a value placed into previous
   // requests by the proxy, the request has been forwarded by this element before. ... If [the
   // branch parameter computed now] is equal ... the request has looped. ... 482 (Loop Detected)".
-  const loopHash = computeLoopHash(request);
+  // The hash is computed only when one of our Vias is there to compare it with: most requests
+  // have none, and hashing every one of them was a measurable share of a core's CPU.
+  let loopHash: string | undefined;
   for (const via of request.vias) {
     if (!self.isOwnVia(via.host, via.port)) continue;
     const branch = via.params.get('branch');
+    loopHash ??= computeLoopHash(request);
     if (branch && branch.startsWith(`z9hG4bK${loopHash}`)) return { status: 482, reason: 'Loop Detected' };
   }
 

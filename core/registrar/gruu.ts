@@ -10,7 +10,8 @@
  * from the cluster secret: any core decrypts it, then checks that a live binding of that instance
  * still carries that Call-ID. Nothing to store, nothing to expire, nothing to replicate.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
+import { randomBytesPooled } from '../../sip/message/random-pool.js';
 
 const TEMP_PREFIX = 'tgruu.';
 const IV_BYTES = 12;
@@ -27,8 +28,19 @@ export interface TempGruuClaims {
   callIdHash: string;
 }
 
+// A UA refreshes with the same Call-ID every time: remember the last few thousand hashes.
+const CALL_ID_HASHES = new Map<string, string>();
+const CALL_ID_HASHES_MAX = 4096;
+
 export function callIdHash(callId: string): string {
-  return createHash('sha256').update(callId).digest().subarray(0, 8).toString('hex');
+  let hash = CALL_ID_HASHES.get(callId);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(callId).digest().subarray(0, 8).toString('hex');
+    // Wholesale reset rather than LRU bookkeeping: a miss costs one hash, the map stays bounded.
+    if (CALL_ID_HASHES.size >= CALL_ID_HASHES_MAX) CALL_ID_HASHES.clear();
+    CALL_ID_HASHES.set(callId, hash);
+  }
+  return hash;
 }
 
 export class TempGruuCodec {
@@ -42,7 +54,7 @@ export class TempGruuCodec {
 
   /** Returns the user part of a temp-gruu; the full URI is `sip:<user>@<domain>;gr`. */
   mint(claims: TempGruuClaims): string {
-    const iv = randomBytes(IV_BYTES);
+    const iv = randomBytesPooled(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#keys[0]!, iv);
     const plain = Buffer.from([claims.aor, claims.instance, claims.callIdHash].join('\n'), 'utf8');
     const body = Buffer.concat([cipher.update(plain), cipher.final()]);

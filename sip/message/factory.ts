@@ -1,7 +1,7 @@
 /**
  * Building messages: responses to a request (RFC 3261 §8.2.6), new requests, tags and Call-IDs.
  */
-import { randomFillSync } from 'node:crypto';
+import { randomByte } from './random-pool.js';
 import type { SipRequest } from './model.js';
 import type { SipUri } from '../grammar/uri.js';
 import { Request, Response, type HeaderInit } from './message.js';
@@ -41,21 +41,12 @@ export function defaultReason(status: number): string {
   return ['Unknown', 'Provisional', 'Success', 'Redirection', 'Client Error', 'Server Error', 'Global Failure'][cls] ?? 'Unknown';
 }
 
-// Random material comes from one pooled buffer: randomFillSync per tag costs more than the tag.
-const POOL = Buffer.alloc(4096);
-let poolPos = POOL.length;
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** n characters of [a-z0-9], each from one random byte (36 does not divide 256: the bias is negligible here). */
 export function randomToken(n: number): string {
   let out = '';
-  for (let i = 0; i < n; i++) {
-    if (poolPos >= POOL.length) {
-      randomFillSync(POOL);
-      poolPos = 0;
-    }
-    out += ALPHABET[POOL[poolPos++]! % 36];
-  }
+  for (let i = 0; i < n; i++) out += ALPHABET[randomByte() % 36];
   return out;
 }
 

@@ -84,6 +84,8 @@ export type HeaderInit = Iterable<HeaderField | readonly [string, string]>;
 
 const EMPTY_BODY = Buffer.alloc(0);
 
+const SKELETON_KEYS = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
+
 /** Passed by the parser so the constructor adopts its Field array without copying or checking. */
 const ADOPT: unique symbol = Symbol('adopt');
 
@@ -520,11 +522,40 @@ export abstract class Message implements SipMessageBase {
     return this.#fields.map((f) => new Field(f.name, f.value, f.key));
   }
 
+  /** The Via, From, To, Call-ID and CSeq lines only: see skeleton(). */
+  /**
+   * @param lead text to store in front of the values (the Request-URI), returned as `lead` sliced
+   *   from the same new string.
+   */
+  protected skeletonFields(lead: string): { fields: Field[]; lead: string } {
+    const kept = this.#fields.filter((f) => SKELETON_KEYS.has(f.key));
+    // Everything goes into one new string: slices of the received text would keep all of it alive.
+    const text = [lead, ...kept.map((f) => f.value)].join('\n');
+    const out = new Array<Field>(kept.length);
+    let pos = lead.length + 1;
+    for (let i = 0; i < kept.length; i++) {
+      const f = kept[i]!;
+      const end = pos + f.value.length;
+      out[i] = new Field(f.name, undefined, f.key, text, pos, end);
+      pos = end + 1;
+    }
+    return { fields: out, lead: text.slice(0, lead.length) };
+  }
+
   protected copyEncodingTo(other: Message): void {
     other.#latin1 = this.#latin1;
   }
 
   abstract clone(): this;
+
+  /**
+   * A copy with the start line and only the headers that identify the message's transaction and
+   * that a response copies (RFC 3261 §8.2.6.2, §17.1.3, §17.2.3): Via, From, To, Call-ID, CSeq; no
+   * body. What a transaction keeps while it only waits out retransmissions: a parsed REGISTER
+   * with its caches is several KiB, and at thousands per second held for 64*T1 that is what the
+   * garbage collector spends its time on.
+   */
+  abstract skeleton(): this;
 
   /** Start line and headers, ending with the empty line; Content-Length set from the body. */
   #head(): string {
@@ -642,6 +673,13 @@ export class Request extends Message implements SipRequest {
     this.copyEncodingTo(copy);
     return copy as this;
   }
+
+  skeleton(): this {
+    const { fields, lead: uriText } = this.skeletonFields(this.uriText);
+    const copy = new Request(this.method, uriText, fields, EMPTY_BODY, ADOPT);
+    this.copyEncodingTo(copy);
+    return copy as this;
+  }
 }
 
 export class Response extends Message implements SipResponse {
@@ -673,6 +711,13 @@ export class Response extends Message implements SipResponse {
 
   clone(): this {
     const copy = new Response(this.status, this.reason, this.cloneFields(), Buffer.from(this.body), ADOPT);
+    this.copyEncodingTo(copy);
+    return copy as this;
+  }
+
+  skeleton(): this {
+    const { fields, lead: reason } = this.skeletonFields(this.reason);
+    const copy = new Response(this.status, reason, fields, EMPTY_BODY, ADOPT);
     this.copyEncodingTo(copy);
     return copy as this;
   }

@@ -58,6 +58,8 @@ export interface SipMessageBase {
 
   /** A deep copy whose later mutation does not affect this message. */
   clone(): this;
+  /** A copy with only the start line, Via, From, To, Call-ID and CSeq (what a waiting transaction keeps). */
+  skeleton(): this;
   /** Wire form; Content-Length is set from the body. */
   toBuffer(): Buffer;
   toString(): string;

@@ -83,7 +83,11 @@ export class ClientInviteTransaction extends ClientTransaction {
           this.stopTimer('B');
           this.transition('accepted');
           this.startTimer('M', this.timerValues.M, () => this.#onTimerM());
-          this.passUp(response);
+          try {
+            this.passUp(response);
+          } finally {
+            this.shed();
+          }
         } else {
           // "When in either the "Calling" or "Proceeding" states, reception of a response with
           // status code from 300-699 MUST cause the client transaction to transition to
@@ -102,6 +106,7 @@ export class ClientInviteTransaction extends ClientTransaction {
             // seconds for reliable transports." "If timer D fires while the client transaction is
             // in the "Completed" state, the client transaction MUST move to the terminated state."
             this.startWait('D', this.timerValues.D, () => this.transition('terminated'));
+            this.shed();
           }
         }
         return;

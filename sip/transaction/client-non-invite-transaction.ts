@@ -86,6 +86,7 @@ export class ClientNonInviteTransaction extends ClientTransaction {
             // transports." "If Timer K fires while in this state, the client transaction MUST
             // transition to the "Terminated" state."
             this.startWait('K', this.timerValues.K, () => this.transition('terminated'));
+            this.shed();
           }
         }
         return;

@@ -75,6 +75,7 @@ export class ServerInviteTransaction extends ServerTransaction {
           this.sendResponse(response);
           this.transition('accepted');
           this.startTimer('L', this.timerValues.L, () => this.#onTimerL());
+          this.shed();
         } else {
           // "While in the "Proceeding" state, if the TU passes a response with status code from
           // 300 to 699 to the server transaction, the response MUST be passed to the transport
@@ -90,6 +91,7 @@ export class ServerInviteTransaction extends ServerTransaction {
             this.startTimer('G', G, () => this.#onTimerG());
           }
           this.startTimer('H', H, () => this.#onTimerH());
+          this.shed();
         }
         return true;
       case 'accepted':

@@ -47,6 +47,7 @@ export class ServerNonInviteTransaction extends ServerTransaction {
           // "The server transaction remains in this state until Timer J fires, at which point it
           // MUST transition to the "Terminated" state."
           this.startWait('J', this.timerValues.J, () => this.transition('terminated'));
+          this.shed();
         }
         return true;
       default:

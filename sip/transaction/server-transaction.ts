@@ -26,7 +26,10 @@ export abstract class ServerTransaction extends Transaction {
     this.responseTarget = responseTarget;
   }
 
-  /** The last response the TU passed and the transaction sent. */
+  /**
+   * The last response the TU passed and the transaction sent. A completed non-INVITE transaction
+   * no longer has it (it waits with the bytes alone); an INVITE one keeps its skeleton.
+   */
   get lastResponse(): SipResponse | undefined {
     return this.#lastResponse;
   }
@@ -50,6 +53,15 @@ export abstract class ServerTransaction extends Transaction {
 
   /** A retransmission of the request that created the transaction (§17.2.3 matched it). */
   abstract receiveRequest(request: SipRequest): void;
+
+  /**
+   * An INVITE transaction keeps its final response as a skeleton (status; To tag for RFC 2543 ACK
+   * matching); a non-INVITE one needs nothing of it but the bytes it retransmits.
+   */
+  protected override shed(): void {
+    super.shed();
+    if (this.#lastResponse) this.#lastResponse = this.kind === 'server-invite' ? this.#lastResponse.skeleton() : undefined;
+  }
 
   protected sendResponse(response: SipResponse, wire: Buffer = response.toBuffer()): Buffer {
     this.#lastResponse = response;

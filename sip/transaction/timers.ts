@@ -81,7 +81,27 @@ export interface TimerValues {
   M: number;
 }
 
+const valuesCache = new WeakMap<TimerSettings, [unreliable: TimerValues, reliable: TimerValues]>();
+
+/**
+ * The values for one settings object, computed once per settings object and transport kind and
+ * shared (frozen): every transaction asks, and a proxy creates thousands per second.
+ */
 export function timerValues(s: TimerSettings, reliable: boolean): TimerValues {
+  let pair = valuesCache.get(s);
+  if (pair === undefined || !sameSettings(pair[0], s)) {
+    pair = [Object.freeze(computeTimerValues(s, false)), Object.freeze(computeTimerValues(s, true))];
+    valuesCache.set(s, pair);
+  }
+  return pair[reliable ? 1 : 0];
+}
+
+/** Settings objects are plain and could be changed in place after a first use. */
+function sameSettings(v: TimerValues, s: TimerSettings): boolean {
+  return v.B === 64 * s.t1 && v.K === s.t4 && v.D === s.d && v.E === s.t1;
+}
+
+function computeTimerValues(s: TimerSettings, reliable: boolean): TimerValues {
   const t64 = 64 * s.t1;
   return {
     A: reliable ? undefined : s.t1,

@@ -29,8 +29,13 @@ export abstract class Transaction {
   /**
    * The request that created the transaction. Treat it as read-only: a proxy forwards a copy
    * (RFC 3261 §16.6 "Make a copy of the received request"), RFC 2543 matching and responses rely on it.
+   * Once the transaction only waits out retransmissions (see shed()) this is the request's skeleton:
+   * start line, Via, From, To, Call-ID and CSeq.
    */
-  readonly request: SipRequest;
+  get request(): SipRequest {
+    return this.#request;
+  }
+  #request: SipRequest;
   /** RFC 3261 §17: retransmit timers only on unreliable transports, zero wait states on reliable. */
   readonly reliable: boolean;
   protected readonly ctx: TransactionContext;
@@ -41,7 +46,7 @@ export abstract class Transaction {
 
   protected constructor(id: string, request: SipRequest, reliable: boolean, initial: TransactionState, ctx: TransactionContext) {
     this.id = id;
-    this.request = request;
+    this.#request = request;
     this.reliable = reliable;
     this.ctx = ctx;
     this.timerValues = timerValues(ctx.timers, reliable);
@@ -79,6 +84,18 @@ export abstract class Transaction {
       this.#listeners = [];
       this.onTerminated();
     }
+  }
+
+  /**
+   * Called when the state machine has nothing left to do but absorb retransmissions (Completed,
+   * Confirmed, Accepted): the full request (parsed headers, body, caches) is dropped for its
+   * skeleton. The wait lasts up to 64*T1; a proxy at thousands of requests per second would
+   * otherwise keep a few KiB per transaction alive that long, and the young-generation collector
+   * copies every one of them before it can die.
+   */
+  protected shed(): void {
+    if (this.#state === 'terminated') return;
+    this.#request = this.#request.skeleton();
   }
 
   /** Hook for subclasses to tell their TU delegate. */

@@ -239,3 +239,35 @@ t.test('constructors accept HeaderField objects and tuples', async (t) => {
   t.equal(q.uriText, 'sip:a@b');
   t.equal(q.headers.length, 0);
 });
+
+t.test('skeleton(): the start line, Via, From, To, Call-ID and CSeq only — what a waiting transaction keeps', async (t) => {
+  const parsed = parseMessage(Buffer.from(INVITE));
+  if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('fixture does not parse');
+  const req = parsed.message;
+  const sk = req.skeleton();
+  t.equal(sk.method, 'INVITE');
+  t.equal(sk.uriText, 'sip:bob@biloxi.example.com');
+  t.same(
+    sk.headers.map((h) => h.name),
+    ['v', 'Via', 'To', 'f', 'Call-ID', 'CSeq'],
+    'kept in order, as spelled',
+  );
+  t.same(sk.vias.map((v) => v.params.get('branch')), ['z9hG4bK2', 'z9hG4bK1', 'z9hG4bK0']);
+  t.equal(sk.from.params.get('tag'), '1928301774');
+  t.equal(sk.callId, req.callId);
+  t.same(sk.cseq, req.cseq);
+  t.equal(sk.get('Contact'), undefined, 'Contact dropped');
+  t.equal(sk.get('Route'), undefined, 'Route dropped');
+  t.equal(sk.body.length, 0, 'no body');
+  const again = parseMessage(sk.toBuffer());
+  t.ok(again.ok, 'the skeleton serializes to a parsable message');
+  sk.set('Call-ID', 'changed');
+  t.equal(req.callId, 'a84b4c76e66710@pc33.atlanta.example.com', 'a copy: changing it leaves the original alone');
+
+  const res = new Response(486, 'Busy Here', [['Via', 'SIP/2.0/UDP a.example.com;branch=z9hG4bKx'], ['To', '<sip:b@example.com>;tag=t1'], ['From', '<sip:a@example.com>;tag=f1'], ['Call-ID', 'c1'], ['CSeq', '1 INVITE'], ['Contact', '<sip:b@192.0.2.1>'], ['Retry-After', '10']]);
+  const rsk = res.skeleton();
+  t.equal(rsk.status, 486);
+  t.equal(rsk.reason, 'Busy Here');
+  t.equal(rsk.to.params.get('tag'), 't1');
+  t.same(rsk.headers.map((h) => h.name), ['Via', 'To', 'From', 'Call-ID', 'CSeq']);
+});

@@ -122,3 +122,16 @@ t.test('the delegate may take responses split into onProvisional and onFinal', a
   tx.receiveResponse(response(req, 202, 'x'));
   t.same(seen, ['p100', 'f202']);
 });
+
+t.test('in Completed (Timer K) the transaction keeps the request skeleton only, and still absorbs retransmitted responses', async (t) => {
+  const { tx, got, req } = make(UDP_TARGET, 'REGISTER');
+  req.set('Contact', '<sip:alice@192.0.2.1>');
+  tx.receiveResponse(response(req, 200));
+  t.equal(tx.state, 'completed');
+  t.not(tx.request, req);
+  t.equal(tx.request.method, 'REGISTER');
+  t.equal(tx.request.topVia?.params.get('branch'), req.topVia?.params.get('branch'), 'the Via a matcher compares stays');
+  t.equal(tx.request.get('Contact'), undefined);
+  tx.receiveResponse(response(req, 200));
+  t.equal(got.length, 1, 'the retransmission is absorbed, not passed up');
+});

@@ -168,3 +168,14 @@ t.test('a deferred 100 Trying answers the request as it arrived, even if the TU 
   t.equal(trying.getAll('Via').length, 1);
   t.equal(trying.get('Via'), originalVia);
 });
+
+t.test('in Completed an INVITE transaction keeps the skeletons of its request and final response (status and To tag)', async (t) => {
+  const env = make();
+  env.tx.respond(createResponse(env.req, 486, undefined, { toTag: 'busy', headers: [['Retry-After', '30']] }));
+  t.equal(env.tx.state, 'completed');
+  t.not(env.tx.request, env.req);
+  t.equal(env.tx.request.method, 'INVITE');
+  t.equal(env.tx.lastResponse?.status, 486);
+  t.equal(env.tx.lastResponse?.get('Retry-After'), undefined);
+  t.equal(env.tx.responseToTag, 'busy');
+});

@@ -70,3 +70,20 @@ t.test('it refuses INVITE and ACK', async (t) => {
   t.throws(() => new ServerNonInviteTransaction('k', request({ method: 'INVITE' }), src, { protocol: 'udp', host: 'a', port: 1 }, env.ctx), TypeError);
   t.throws(() => new ServerNonInviteTransaction('k', request({ method: 'ACK' }), src, { protocol: 'udp', host: 'a', port: 1 }, env.ctx), TypeError);
 });
+
+t.test('while Timer J runs the transaction keeps the request skeleton and the response bytes only, and still re-sends them', async (t) => {
+  const env = make();
+  env.req.set('Contact', '<sip:alice@192.0.2.1>');
+  env.tx.respond(createResponse(env.req, 200, undefined, { toTag: 'r', headers: [['Contact', '<sip:alice@192.0.2.1>;expires=600']] }));
+  t.equal(env.tx.state, 'completed');
+  t.not(env.tx.request, env.req, 'the full request is no longer held');
+  t.equal(env.tx.request.callId, env.req.callId);
+  t.same(env.tx.request.cseq, env.req.cseq);
+  t.equal(env.tx.request.get('Contact'), undefined);
+  t.equal(env.tx.lastResponse, undefined, 'the response object is dropped');
+  env.tx.receiveRequest(request({ method: 'REGISTER' }));
+  const sent = env.sender.sent.map((s) => s.data.toString());
+  t.equal(sent.length, 2);
+  t.equal(sent[1], sent[0], 'the retransmitted final response is byte-identical');
+  t.match(sent[1], /Contact: <sip:alice@192\.0\.2\.1>;expires=600/);
+});

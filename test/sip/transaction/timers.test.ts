@@ -47,3 +47,15 @@ t.test('ManualClock fires timers in time order, including ones set by callbacks,
   loop();
   t.throws(() => c.runAll(50), /timer loop/);
 });
+
+t.test('timerValues is computed once per settings object and transport kind, and shared frozen', async (t) => {
+  const s = resolveTimerSettings({ t1: 100 });
+  const a = timerValues(s, false);
+  t.equal(timerValues(s, false), a, 'the same object again');
+  t.ok(Object.isFrozen(a));
+  t.not(timerValues(s, true), a);
+  t.equal(timerValues(s, true).K, 0);
+  s.t1 = 200;
+  t.equal(timerValues(s, false).E, 200, 'a settings object changed in place is noticed');
+  t.equal(timerValues(s, false).F, 64 * 200);
+});

@@ -4,7 +4,7 @@
  * a dead flow answered 430 by its edge and the call completed on the UA's other flow, and a UDP
  * desk phone on a core calling a browser and back.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { randomUUID } from 'node:crypto';
 import { Inviter, Registerer, RegistererState, SessionState, UserAgent, type Invitation, type SessionDescriptionHandler } from 'sip.js';
@@ -38,7 +38,7 @@ async function eventually(fn: () => boolean, ms = 5000): Promise<boolean> {
 
 const store = new MemoryLocationStore();
 const cores = [0, 1].map(() => new CoreNode({ udp: { host: '127.0.0.1', port: 0 }, domain: DOMAIN, auth: false, secrets: [SECRET] }, { store }));
-const coreAddrs = [];
+const coreAddrs: { host: string; port: number }[] = [];
 for (const c of cores) coreAddrs.push((await c.start()).udp);
 const edges = [0, 1].map(() => new EdgeNode({ ws: { host: '127.0.0.1', port: 0 }, cores: coreAddrs, secrets: [SECRET], probeInterval: 500 }));
 const edgeUrls: string[] = [];
@@ -54,7 +54,7 @@ interface Phone {
   incoming: Invitation[];
 }
 
-async function browser(t: Tap.Test, user: string, edge: number, opts: { instance?: string; regId?: number } = {}): Promise<Phone> {
+async function browser(t: Test, user: string, edge: number, opts: { instance?: string; regId?: number } = {}): Promise<Phone> {
   const incoming: Invitation[] = [];
   const ua = new UserAgent({
     uri: UserAgent.makeURI(`sip:${user}@${DOMAIN}`)!,
@@ -94,7 +94,7 @@ t.test('browser on edge 1 calls browser on edge 2 and back; re-INVITE and BYE wo
   // RFC 6337 §4.3: a UA answers 500 to a re-INVITE while it still processes the ACK; let it settle.
   await new Promise((r) => setTimeout(r, 300));
   const reinvite = await new Promise<number>((resolve) => {
-    void call.invite({ requestDelegate: { onAccept: () => resolve(200), onReject: (r) => resolve(r.message.statusCode) } });
+    void call.invite({ requestDelegate: { onAccept: () => resolve(200), onReject: (r) => resolve(r.message.statusCode ?? 0) } });
   });
   t.equal(reinvite, 200, `re-INVITE accepted (${reinvite})`);
   await call.bye();

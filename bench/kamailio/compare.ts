@@ -4,6 +4,7 @@
  *
  * Scenarios (env SIPFLOW_BENCH_SCENARIOS, comma-separated; default all):
  *   register      REGISTER over WebSocket, closed loop: two edges + core vs Kamailio's two WS listeners
+ *   register-2cores  the same with two core processes (both CPUs used by sipflow's servers)
  *   calls         WS↔WS calls (INVITE/180/200/ACK/BYE), callers on one edge, callees on the other
  *   idle          idle registered WebSocket flows: memory per flow (PSS and RSS) of all server processes
  *   udp-register  REGISTER over UDP to the core alone vs Kamailio's UDP listener
@@ -32,7 +33,7 @@ import { cpuSeconds, loadAverage, machineCpu, memoryOf, nofileLimits, totalCpuSe
 import { DOMAIN, ensureKamailio, hookCleanup, PORTS, ROOT, startKamailio, startSipflow, unhookCleanup, type ServerSet } from './servers.js';
 
 type System = 'sipflow' | 'kamailio';
-const SCENARIOS = ['register', 'calls', 'idle', 'udp-register', 'udp-calls', 'cassandra', 'profile'] as const;
+const SCENARIOS = ['register', 'register-2cores', 'calls', 'idle', 'udp-register', 'udp-calls', 'cassandra', 'profile'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 export interface Settings {
@@ -205,6 +206,8 @@ interface CaseSpec {
   store?: 'memory' | 'cassandra';
   cassandra?: { node: CassandraNode; keyspace: string };
   cpuProfDir?: string;
+  /** sipflow core processes (default 1). */
+  cores?: 1 | 2;
 }
 
 class Runner {
@@ -219,12 +222,13 @@ class Runner {
     this.logDir = mkdtempSync(join(tmpdir(), 'sipflow-vs-kamailio-'));
   }
 
-  async #servers(system: System, o: { edges: number; store?: 'memory' | 'cassandra'; cassandra?: CaseSpec['cassandra']; cpuProfDir?: string; gcHook?: boolean; tag: string }): Promise<ServerSet> {
+  async #servers(system: System, o: { edges: number; cores?: 1 | 2; store?: 'memory' | 'cassandra'; cassandra?: CaseSpec['cassandra']; cpuProfDir?: string; gcHook?: boolean; tag: string }): Promise<ServerSet> {
     const dir = join(this.logDir, o.tag);
     mkdirSync(dir, { recursive: true });
     if (system === 'kamailio') return startKamailio({ logDir: dir });
     return startSipflow({
       edges: o.edges,
+      ...(o.cores ? { cores: o.cores } : {}),
       store: o.store ?? 'memory',
       logDir: dir,
       ...(o.cassandra ? { cassandra: { contact: o.cassandra.node.contact, dc: o.cassandra.node.dc, keyspace: o.cassandra.keyspace, consistency: 'LOCAL_ONE' } } : {}),
@@ -236,7 +240,7 @@ class Runner {
   /** Fresh servers, setup (connect + register everything), then the measured closed loop. */
   async loadCase(spec: CaseSpec, tag: string): Promise<Sample> {
     const edges = spec.transport === 'ws' ? 2 : 0;
-    const servers = await this.#servers(spec.system, { edges, tag, ...(spec.store ? { store: spec.store } : {}), ...(spec.cassandra ? { cassandra: spec.cassandra } : {}), ...(spec.cpuProfDir ? { cpuProfDir: spec.cpuProfDir } : {}) });
+    const servers = await this.#servers(spec.system, { edges, tag, ...(spec.cores ? { cores: spec.cores } : {}), ...(spec.store ? { store: spec.store } : {}), ...(spec.cassandra ? { cassandra: spec.cassandra } : {}), ...(spec.cpuProfDir ? { cpuProfDir: spec.cpuProfDir } : {}) });
     try {
       const plan: LoadPlan = {
         mode: spec.mode,
@@ -547,6 +551,11 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
       log('== REGISTER over WebSocket');
       const r = await alternate('register', (system, tag) => runner.loadCase({ system, mode: 'register', transport: 'ws' }, tag));
       report.rows.push(...loadRows('REGISTER over WS', 'REGISTER/s', 'REGISTER', r.sipflow, r.kamailio));
+    });
+    if (has('register-2cores')) await guard('register-2cores', async () => {
+      log('== REGISTER over WebSocket, two sipflow core processes');
+      const r = await alternate('register-2cores', (system, tag) => runner.loadCase({ system, mode: 'register', transport: 'ws', ...(system === 'sipflow' ? { cores: 2 as const } : {}) }, tag));
+      report.rows.push(...loadRows('REGISTER over WS, 2 sipflow cores', 'REGISTER/s', 'REGISTER', r.sipflow, r.kamailio));
     });
     if (has('calls')) await guard('calls', async () => {
       log('== WS↔WS calls');

@@ -14,6 +14,8 @@ import { descendants } from './proc-stats.js';
 
 export const PORTS = {
   core: 26060,
+  /** The second core process of the two-core case. */
+  core2: 26061,
   edges: [
     { ws: 26081, udp: 26080 },
     { ws: 26083, udp: 26082 },
@@ -218,6 +220,12 @@ async function waitTcp(port: number, timeoutMs: number): Promise<void> {
 export interface SipflowOptions {
   /** Edges to start: 0 (UDP scenarios: the core alone), 1 or 2. */
   edges: number;
+  /**
+   * Core processes: 1, or 2 (each its own UDP port, as a transaction-stateful UDP proxy must: a
+   * response, ACK or CANCEL has to reach the process holding its transaction). Edges hash each
+   * Call-ID to one of them, so a UA's refreshes stay on one core and the memory store suffices.
+   */
+  cores?: 1 | 2;
   store: 'memory' | 'cassandra';
   cassandra?: { contact: string; dc: string; keyspace: string; consistency: string };
   /** Write a .cpuprofile per node into this folder (node --cpu-prof). */
@@ -241,31 +249,34 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
     // Edges first, so the core never sees a half-stopped cluster send it anything.
     for (const s of [...started].reverse()) await stopPid(s);
   };
+  const corePorts = o.cores === 2 ? [PORTS.core, PORTS.core2] : [PORTS.core];
   try {
-    const coreArgs = [
-      ...nodeFlags('core'),
-      bin,
-      '--log-level',
-      'info',
-      'core',
-      '--udp',
-      `${HOST}:${PORTS.core}`,
-      '--domain',
-      DOMAIN,
-      '--store',
-      o.store,
-      '--auth',
-      'off',
-      '--rate-limit',
-      '10000000',
-      '--trusted',
-      HOST,
-      ...(o.store === 'cassandra' && o.cassandra
-        ? ['--cassandra', o.cassandra.contact, '--dc', o.cassandra.dc, '--keyspace', o.cassandra.keyspace, '--consistency', o.cassandra.consistency]
-        : []),
-    ];
-    // Info level: the ready line is logged at info, and nothing is logged per message at info.
-    started.push(await start(process.execPath, coreArgs, { logFile: join(o.logDir, 'core.log'), ready: /"ready":true/, timeoutMs: 60_000, env }));
+    for (const [i, port] of corePorts.entries()) {
+      const coreArgs = [
+        ...nodeFlags(i === 0 ? 'core' : `core${i + 1}`),
+        bin,
+        '--log-level',
+        'info',
+        'core',
+        '--udp',
+        `${HOST}:${port}`,
+        '--domain',
+        DOMAIN,
+        '--store',
+        o.store,
+        '--auth',
+        'off',
+        '--rate-limit',
+        '10000000',
+        '--trusted',
+        HOST,
+        ...(o.store === 'cassandra' && o.cassandra
+          ? ['--cassandra', o.cassandra.contact, '--dc', o.cassandra.dc, '--keyspace', o.cassandra.keyspace, '--consistency', o.cassandra.consistency]
+          : []),
+      ];
+      // Info level: the ready line is logged at info, and nothing is logged per message at info.
+      started.push(await start(process.execPath, coreArgs, { logFile: join(o.logDir, i === 0 ? 'core.log' : `core${i + 1}.log`), ready: /"ready":true/, timeoutMs: 60_000, env }));
+    }
     for (let i = 0; i < o.edges; i++) {
       const e = PORTS.edges[i]!;
       const edgeArgs = [
@@ -279,7 +290,7 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
         '--udp',
         `${HOST}:${e.udp}`,
         '--core',
-        `${HOST}:${PORTS.core}`,
+        corePorts.map((p) => `${HOST}:${p}`).join(','),
         // A benchmark client is one IP with thousands of flows sending as fast as it is answered.
         '--max-flows-per-ip',
         '0',
@@ -294,12 +305,12 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
     await stopAll();
     throw err;
   }
-  const core = started[0]!.pid;
-  const edges = started.slice(1).map((s) => s.pid);
+  const cores = started.slice(0, corePorts.length).map((s) => s.pid);
+  const edges = started.slice(corePorts.length).map((s) => s.pid);
   return {
     system: 'sipflow',
-    pids: [core, ...edges],
-    roles: edges.length ? { core: [core], edges } : { core: [core] },
+    pids: [...cores, ...edges],
+    roles: edges.length ? { core: cores, edges } : { core: cores },
     ws: PORTS.edges.slice(0, o.edges).map((e) => ({ host: HOST, port: e.ws })),
     udp: { host: HOST, port: PORTS.core },
     async collectGarbage() {
@@ -316,7 +327,7 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
       started.forEach((s, i) => {
         const m = lastV8Memory(s.logFile);
         if (!m) return;
-        const role = i === 0 ? 'core' : 'edges';
+        const role = i < corePorts.length ? 'core' : 'edges';
         const sum = (out[role] ??= { heapUsedKiB: 0, heapTotalKiB: 0, externalKiB: 0 });
         sum.heapUsedKiB += m.heapUsedKiB;
         sum.heapTotalKiB += m.heapTotalKiB;

@@ -5,12 +5,17 @@ import type { ClientTransactionDelegate } from './client-transaction-delegate.js
 import { Transaction, type TransactionContext } from './transaction.js';
 import type { TransactionState } from './transaction-state.js';
 
+const NOTHING = Buffer.alloc(0);
+
 export abstract class ClientTransaction extends Transaction {
   /** Where the request (and its retransmissions, and the ACK for a non-2xx) goes. */
   readonly target: TransportTarget;
   delegate: ClientTransactionDelegate;
-  /** The request as serialized once; retransmissions are byte-identical. */
-  protected readonly wire: Buffer;
+  /**
+   * The request as serialized once; retransmissions are byte-identical. Emptied once the
+   * transaction only waits (Completed, Accepted): nothing re-sends the request from there.
+   */
+  protected wire: Buffer;
   #started = false;
 
   protected constructor(
@@ -38,6 +43,11 @@ export abstract class ClientTransaction extends Transaction {
 
   /** A response the layer matched to this transaction (§17.1.3). */
   abstract receiveResponse(response: SipResponse): void;
+
+  protected override shed(): void {
+    super.shed();
+    this.wire = NOTHING;
+  }
 
   protected passUp(response: SipResponse): void {
     const d = this.delegate;

@@ -372,10 +372,24 @@ export class EdgeProxy implements TransactionUser {
     this.#respondFinal(f, why === 'transport' ? 503 : 408);
   }
 
-  /** A core went down: take back every request sent to it that has not been answered at all. */
+  /**
+   * A core went down: take back every request sent to it that has not been answered at all. One
+   * it had answered provisionally (an INVITE with 100 or 180) must not go elsewhere (the core may
+   * have forked it), but nothing can answer it any more either: every response would come back
+   * through the dead core. The browser gets 408 now rather than after Timer C (§16.7: a branch
+   * that cannot answer counts as a timeout).
+   */
   coreDown(core: CoreHealth): void {
     for (const f of this.#index.pendingAt(core)) {
-      if (f.responded || f.final || f.cancel !== 'none') continue;
+      if (f.final) continue;
+      if (f.responded) {
+        f.attempt++;
+        f.client?.dispose();
+        this.#o.metrics.refuse('core-lost');
+        this.#respondFinal(f, 408);
+        continue;
+      }
+      if (f.cancel !== 'none') continue;
       const old = f.client;
       f.attempt++; // silences the old attempt's callbacks
       old?.dispose();

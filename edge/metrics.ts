@@ -36,6 +36,8 @@ export const REFUSAL_CAUSES = [
   'unknown-peer',
   /** No healthy core to forward to: 503. */
   'no-core',
+  /** The core a request was in progress at went down after answering provisionally: 408. */
+  'core-lost',
   /** Max-Forwards reached zero: 483. */
   'too-many-hops',
 ] as const;

@@ -118,3 +118,26 @@ t.test('RFC 3261 §16.7: when every core timed out the browser gets 408, once', 
   await sleep(300);
   t.equal(client.frames.filter((f) => f.startsWith('SIP/2.0 408')).length, 0, 'no second final response');
 });
+
+t.test('§16.7: an INVITE its core answered provisionally is not moved when that core goes down, and the browser gets 408 at once', async (t) => {
+  const fx = await startEdge(t, { probeInterval: 200, probeTimeout: 150, failureThreshold: 2 }, 2);
+  const [a, b] = fx.cores as [FakeCore, FakeCore];
+  t.ok(await eventually(() => fx.edge.cores!.healthyCount === 2));
+  const id = callIdFor(fx, a, 'dying');
+  a.onRequest = (req, reply) => {
+    if (req.method === 'INVITE') reply(createResponse(req, 180, undefined, { toTag: 'x' }));
+    return req.method === 'INVITE';
+  };
+  const client = await fx.connect();
+  client.send(invite({ callId: id }));
+  await client.waitForSip(/^SIP\/2.0 180/);
+  a.silent = true;
+  const killedAt = Date.now();
+  const timeout = await client.waitForSip(/^SIP\/2.0 408/, 4000);
+  t.equal(timeout.callId, id);
+  t.ok(Date.now() - killedAt < 3000, `408 within ${Date.now() - killedAt} ms of the core going silent (Timer C would be minutes)`);
+  t.equal(b.requests('INVITE').length, 0, 'not re-sent to the other core');
+  t.equal(await fx.edge.metrics.refusalCount('core-lost'), 1);
+  await sleep(300);
+  t.equal(client.frames.filter((f) => f.startsWith('SIP/2.0 408')).length, 0, 'no second final response');
+});

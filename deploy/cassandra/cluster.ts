@@ -1,8 +1,9 @@
 /**
  * A topology's nodes started, stopped and inspected together. Starting is sequential, seed first,
  * each node waited for before the next: on two cores parallel JVM starts only slow each other down,
- * and a node joining a ring needs its seed to answer. One lock file serialises every start, so two
- * processes asking at once get one JVM per node.
+ * and a node joining a ring needs its seed to answer. One lock file serialises every start of a
+ * node set (the named layouts share one), so two processes asking at once get one JVM per node.
+ * A set is either a named topology or explicit nodes (`namespacedRing`: DCs in network namespaces).
  */
 import { join } from 'node:path';
 import { fetchCassandra, type Installation, type Progress } from './fetch.js';
@@ -16,6 +17,8 @@ import { topologyNodes, type NodeSpec, type TopologyName } from './topology.js';
 export interface ClusterOptions {
   home?: string;
   topology?: TopologyName;
+  /** Explicit nodes (e.g. `namespacedRing(...)`) instead of a named topology; `topology` is then ignored. */
+  nodes?: readonly NodeSpec[];
   partitioner?: Partitioner;
   progress?: Progress;
 }
@@ -39,18 +42,25 @@ export interface StartClusterResult {
  * Start, stop and clean all take this one lock: a start must not find a node "already running"
  * that a concurrent stop is about to kill, nor a stop kill a node another process is starting.
  */
-function lockFile(home: string): string {
-  return join(home, 'cluster.lock');
+function lockFile(home: string, options: ClusterOptions): string {
+  // The named layouts share one lock (a start of one must see a stop of the other); explicit node
+  // sets have their own folders and ports, so they only serialise with themselves.
+  const own = options.nodes?.[0]?.clusterName;
+  return join(home, own === undefined ? 'cluster.lock' : `cluster-${own}.lock`);
+}
+
+function specsOf(options: ClusterOptions): NodeSpec[] {
+  return options.nodes ? [...options.nodes] : topologyNodes(options.topology ?? '1', options.partitioner);
 }
 
 export async function startCluster(options: StartClusterOptions = {}): Promise<StartClusterResult> {
   const home = options.home ?? cassandraHome();
   const progress = options.progress ?? (() => {});
-  const specs = topologyNodes(options.topology ?? '1', options.partitioner);
+  const specs = specsOf(options);
   const started = Date.now();
   const install = await fetchCassandra({ home, progress, ...(options.version ? { version: options.version } : {}) });
   return withFileLock(
-    lockFile(home),
+    lockFile(home, options),
     {
       // Long enough for another process to start a whole ring.
       timeoutMs: specs.length * (options.timeoutMs ?? 240_000) + 60_000,
@@ -78,9 +88,9 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<S
 export async function stopCluster(options: ClusterOptions & { graceMs?: number } = {}): Promise<string[]> {
   const home = options.home ?? cassandraHome();
   const progress = options.progress ?? (() => {});
-  const specs = topologyNodes(options.topology ?? '1', options.partitioner).reverse();
+  const specs = specsOf(options).reverse();
   return withFileLock(
-    lockFile(home),
+    lockFile(home, options),
     { timeoutMs: 15 * 60_000, onWait: (pid) => progress(`another sipflow process (pid ${pid}) is starting or stopping Cassandra; waiting for it`) },
     async () => {
       const stopped: string[] = [];
@@ -94,14 +104,14 @@ export async function stopCluster(options: ClusterOptions & { graceMs?: number }
 
 export async function clusterStatus(options: ClusterOptions = {}): Promise<NodeStatus[]> {
   const home = options.home ?? cassandraHome();
-  const specs = topologyNodes(options.topology ?? '1', options.partitioner);
+  const specs = specsOf(options);
   return Promise.all(specs.map((s) => nodeStatus(s, home)));
 }
 
 export async function cleanCluster(options: ClusterOptions = {}): Promise<string[]> {
   const home = options.home ?? cassandraHome();
-  const specs = topologyNodes(options.topology ?? '1', options.partitioner);
-  return withFileLock(lockFile(home), { timeoutMs: 15 * 60_000 }, async () => {
+  const specs = specsOf(options);
+  return withFileLock(lockFile(home, options), { timeoutMs: 15 * 60_000 }, async () => {
     for (const s of specs) cleanNode(s, home);
     return specs.map((s) => s.name);
   });

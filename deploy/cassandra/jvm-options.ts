@@ -52,6 +52,16 @@ export function javaBinary(env: NodeJS.ProcessEnv = process.env): string {
   return env.JAVA_HOME ? join(env.JAVA_HOME, 'bin', 'java') : 'java';
 }
 
+/**
+ * The program to spawn for a node: `java` itself, or, for a node in a network namespace,
+ * `ip netns exec <ns> java ...`. `ip` enters the namespace and then execs java without forking, so
+ * the spawned pid IS the JVM's, and the pid file and /proc/<pid>/cmdline checks work unchanged.
+ */
+export function launchCommand(spec: Pick<NodeSpec, 'netns'>, java: string, args: readonly string[]): { command: string; args: string[] } {
+  if (spec.netns === undefined) return { command: java, args: [...args] };
+  return { command: 'ip', args: ['netns', 'exec', spec.netns, java, ...args] };
+}
+
 const fileUrl = (p: string) => pathToFileURL(p).href;
 
 export function javaArgs(spec: NodeSpec, paths: NodePaths, lib: string, options: JvmOptions = {}): string[] {

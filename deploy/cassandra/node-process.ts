@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cqlLocal, tcpOpen, type CqlAnswer } from './cql-probe.js';
 import { pidAlive } from './file-lock.js';
-import { javaArgs, javaBinary, type JvmOptions } from './jvm-options.js';
+import { javaArgs, javaBinary, launchCommand, type JvmOptions } from './jvm-options.js';
 import { cassandraYaml, dataFingerprint, logbackXml, rackdcProperties } from './node-config.js';
 import { nodePaths, type NodePaths } from './paths.js';
 import type { NodeSpec } from './topology.js';
@@ -158,20 +158,30 @@ export async function startNode(spec: NodeSpec, options: StartNodeOptions): Prom
       `stop that process (ss -ltnp 'sport = :${spec.cqlPort}') or set SIPFLOW_CASSANDRA_HOME to the folder that started it`,
     );
   }
+  if (spec.netns !== undefined && !existsSync(join('/run/netns', spec.netns))) {
+    throw new CassandraNodeError(`network namespace ${spec.netns} of node ${spec.name} does not exist`, `create it first (ip netns add ${spec.netns}) and give it ${spec.ip}`);
+  }
   checkFingerprint(spec, paths, options.fresh ?? false);
   writeConf(spec, paths);
   rmSync(paths.pidFile, { force: true });
   const out = openSync(paths.stdoutLog, 'a');
   const java = javaBinary();
-  const args = javaArgs(spec, paths, options.install.lib, options.jvm);
-  progress(`starting ${spec.name}: Cassandra ${options.install.version} on ${spec.ip} (CQL ${spec.cqlPort}, storage ${spec.storagePort}), ${spec.dc}/${spec.rack}, token ${spec.initialToken}; log ${paths.systemLog}`);
+  const launch = launchCommand(spec, java, javaArgs(spec, paths, options.install.lib, options.jvm));
+  progress(
+    `starting ${spec.name}: Cassandra ${options.install.version} on ${spec.ip}${spec.netns !== undefined ? ` in namespace ${spec.netns}` : ''} (CQL ${spec.cqlPort}, storage ${spec.storagePort}), ${spec.dc}/${spec.rack}, token ${spec.initialToken}; log ${paths.systemLog}`,
+  );
   let pid: number | undefined;
   try {
-    const child = spawn(java, args, { cwd: paths.dir, detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(launch.command, launch.args, { cwd: paths.dir, detached: true, stdio: ['ignore', out, out] });
     pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', (err) =>
-        reject(new CassandraNodeError(`cannot run ${java}: ${err.message}`, 'install a Java 17 runtime (apt-get install openjdk-17-jre-headless) or set JAVA_HOME')),
+        reject(
+          new CassandraNodeError(
+            `cannot run ${launch.command}: ${err.message}`,
+            launch.command === java ? 'install a Java 17 runtime (apt-get install openjdk-17-jre-headless) or set JAVA_HOME' : 'install iproute2 (ip) and run as root',
+          ),
+        ),
       );
     });
     child.unref();

@@ -4,6 +4,11 @@
  *  - '2x2': the seed's ring, two data centers of two single-token nodes on 127.0.0.11-14, one rack
  *    per node, offset mirror tokens, so NetworkTopologyStrategy {DC1:1, DC2:1} is exercised for real.
  * Every node listens for CQL on 9042 and for other nodes on 7000, each on its own loopback address.
+ *
+ * A third shape is built from the caller's addresses instead of a name: `namespacedRing`, a ring
+ * whose data centers each live in their own network namespace (the datacenter-cut fault test puts
+ * a firewall between them). Its nodes have their own names, so their data folders never mix with
+ * the two layouts above.
  */
 import { dcName, offsetMirrorToken, rackName, type Partitioner } from './tokens.js';
 
@@ -26,6 +31,11 @@ export interface NodeSpec {
   seeds: string[];
   /** Milliseconds Cassandra waits for gossip on join; small for fresh local rings. */
   ringDelayMs: number;
+  /**
+   * Network namespace the JVM runs in (launched through `ip netns exec`, which needs root); absent:
+   * the namespace of the process that starts it. `ip` must reach the node from there.
+   */
+  netns?: string;
 }
 
 export const CQL_PORT = 9042;
@@ -72,6 +82,63 @@ export function topologyNodes(topology: TopologyName, partitioner: Partitioner =
     }
   }
   return out;
+}
+
+export interface NamespacedDc {
+  /** An existing network namespace (`ip netns add`); the DC's nodes all run in it. */
+  netns: string;
+  /** One IPv4 address per node, configured inside that namespace; listen, rpc and seed address. */
+  ips: readonly string[];
+}
+
+export interface NamespacedRingOptions {
+  /** Node names are `<namePrefix>-dc<k>-n<i>`, and are also their data folders' names. */
+  namePrefix: string;
+  clusterName: string;
+  dcs: readonly NamespacedDc[];
+  partitioner?: Partitioner;
+  cqlPort?: number;
+  storagePort?: number;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/**
+ * A multi-DC ring whose DCs run in network namespaces, with the same offset mirror tokens and one
+ * rack per node position as the '2x2' layout. The first node of every DC is a seed: a DC cut off
+ * from the others still has a seed of its own, the usual advice for multi-DC rings. Nodes are
+ * meant to be started DC by DC, in the order returned.
+ */
+export function namespacedRing(o: NamespacedRingOptions): NodeSpec[] {
+  const partitioner = o.partitioner ?? 'murmur3';
+  if (!/^[a-z][a-z0-9-]*$/.test(o.namePrefix)) throw new RangeError(`namePrefix must be lowercase letters, digits and '-', got '${o.namePrefix}'`);
+  // The fixed layouts own these folder names; a namespaced ring must never reuse their data.
+  if (o.namePrefix === 'ring' || o.namePrefix === 'single') throw new RangeError(`namePrefix '${o.namePrefix}' is taken by the '1'/'2x2' layouts`);
+  if (o.dcs.length === 0) throw new RangeError('a ring needs at least one DC');
+  const perDc = o.dcs[0]!.ips.length;
+  if (perDc === 0 || o.dcs.some((d) => d.ips.length !== perDc)) throw new RangeError('every DC needs the same, non-zero number of nodes (offset mirror tokens)');
+  const ips = o.dcs.flatMap((d) => d.ips);
+  const bad = ips.find((ip) => !IPV4.test(ip));
+  if (bad !== undefined) throw new RangeError(`not an IPv4 address: ${bad}`);
+  if (new Set(ips).size !== ips.length) throw new RangeError('two nodes share an address');
+  const storagePort = o.storagePort ?? STORAGE_PORT;
+  const seeds = o.dcs.map((d) => `${d.ips[0]!}:${storagePort}`);
+  return o.dcs.flatMap((d, dc) =>
+    d.ips.map((ip, node) => ({
+      name: `${o.namePrefix}-${dcName(dc).toLowerCase()}-n${node}`,
+      ip,
+      cqlPort: o.cqlPort ?? CQL_PORT,
+      storagePort,
+      dc: dcName(dc),
+      rack: rackName(node),
+      clusterName: o.clusterName,
+      partitioner,
+      initialToken: offsetMirrorToken(dc, node, perDc, partitioner).toString(),
+      seeds,
+      ringDelayMs: 3000,
+      netns: d.netns,
+    })),
+  );
 }
 
 export function parseTopology(value: string): TopologyName {

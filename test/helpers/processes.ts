@@ -11,8 +11,14 @@ export interface RoleProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startRole(args: string[], opts: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; ready?: RegExp; nodeArgs?: string[] } = {}): Promise<RoleProcess> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `netns`: run the role inside that network namespace (`ip netns exec`, root only). `ip` execs node
+ * without forking, so the child's pid is the role's and killing it kills the role.
+ */
+export async function startRole(args: string[], opts: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number; ready?: RegExp; nodeArgs?: string[]; netns?: string } = {}): Promise<RoleProcess> {
+  const argv = [...(opts.nodeArgs ?? []), bin, ...args];
+  const [command, commandArgs] = opts.netns === undefined ? [process.execPath, argv] : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]];
+  const child = spawn(command, commandArgs, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const ready = opts.ready ?? /"ready":true/;
   await new Promise<void>((resolve, reject) => {

@@ -82,11 +82,12 @@ export class EdgeNode {
   /**
    * SIGHUP: a new core list (resolved like at start) and new rate limits; open flows stay up.
    */
-  async reconfigure(change: { cores?: Endpoint[]; ratePerFlow?: number; ratePerIp?: number }): Promise<void> {
+  async reconfigure(change: { cores?: Endpoint[]; peerCores?: Endpoint[]; ratePerFlow?: number; ratePerIp?: number }): Promise<void> {
+    for (const c of change.peerCores ?? []) this.#trusted.add(await resolveIp(c.host));
     if (change.cores) {
       const cores: Endpoint[] = [];
       for (const c of change.cores) {
-        const ip = net.isIP(c.host) ? c.host : (await dns.lookup(c.host)).address;
+        const ip = await resolveIp(c.host);
         cores.push({ host: ip, port: c.port });
         this.#trusted.add(ip);
       }
@@ -129,10 +130,11 @@ export class EdgeNode {
     // Cores by address: resolved once, so UDP sends and the trusted-source check compare IPs.
     const cores: Endpoint[] = [];
     for (const c of o.cores) {
-      const ip = net.isIP(c.host) ? c.host : (await dns.lookup(c.host)).address;
+      const ip = await resolveIp(c.host);
       cores.push({ host: ip, port: c.port });
       this.#trusted.add(ip);
     }
+    for (const c of o.peerCores ?? []) this.#trusted.add(await resolveIp(c.host));
 
     this.#udp = await UdpTransport.bind({ host: o.udp.host, port: o.udp.port, parseLimits: { maxMessageBytes: 65535 } });
     const identity: EdgeIdentity = { udp: { host: this.#advertised(o.udp.host), port: this.#udp.localPort } };
@@ -360,4 +362,8 @@ function packageVersion(): string {
     }
   }
   return '0.0.0';
+}
+
+async function resolveIp(host: string): Promise<string> {
+  return net.isIP(host) ? host : (await dns.lookup(host)).address;
 }

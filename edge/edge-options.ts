@@ -15,6 +15,12 @@ export interface EdgeNodeOptions {
   udp?: Endpoint;
   /** Cores to forward to (HOST:PORT, names resolved once at start). */
   cores: Endpoint[];
+  /**
+   * Other cores of the cluster (another datacenter's): nothing is forwarded to them, but requests
+   * they send for a flow of this edge are accepted. The core that routes a call sends it straight
+   * to the callee's edge, whichever datacenter that core is in.
+   */
+  peerCores?: Endpoint[];
   /** node:http server for /metrics, /healthz, /readyz, /status. */
   metrics?: Endpoint;
   /**
@@ -87,6 +93,7 @@ export function resolveEdgeOptions(o: EdgeNodeOptions): ResolvedEdgeOptions {
     wss: o.wss,
     udp: o.udp ?? { host: '127.0.0.1', port: 0 },
     cores: o.cores,
+    peerCores: o.peerCores ?? [],
     metrics: o.metrics,
     adminToken: o.adminToken,
     advertiseHost: o.advertiseHost,

@@ -19,6 +19,7 @@ export const edgeSchema = z.object({
   cert: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
   core: hostPortListSchema,
+  peerCore: hostPortListSchema.optional(),
   metrics: hostPortSchema.optional(),
   secret: list
     .refine((l) => l.every((s) => s.length >= 16), { message: 'each secret must be at least 16 characters' })
@@ -52,6 +53,7 @@ export function register(program: Command): void {
     .option('--cert <file>', 'PEM certificate for --wss')
     .option('--key <file>', 'PEM private key for --wss')
     .option('--core <host:port,...>', 'cores to forward to (required); env SIPFLOW_CORE')
+    .option('--peer-core <host:port,...>', "other datacenters' cores: their requests reach browsers here, nothing is forwarded to them; env SIPFLOW_PEER_CORE")
     .option('--metrics <host:port>', 'serve /metrics, /healthz, /readyz, /status here (not loopback: needs SIPFLOW_ADMIN_TOKEN)')
     .option('--secret <secret,...>', 'cluster secret(s) for flow tokens, newest first; env SIPFLOW_SECRET')
     .option('--advertise-host <host>', 'host written into Path/Record-Route/Via when bound to 0.0.0.0 or ::')
@@ -78,6 +80,7 @@ export function register(program: Command): void {
           udp: o.udp,
           ...(o.wss && o.cert && o.key ? { wss: { ...o.wss, certFile: o.cert, keyFile: o.key } } : {}),
           cores: o.core,
+          ...(o.peerCore ? { peerCores: o.peerCore } : {}),
           ...(o.metrics ? { metrics: o.metrics } : {}),
           ...(process.env.SIPFLOW_ADMIN_TOKEN ? { adminToken: process.env.SIPFLOW_ADMIN_TOKEN } : {}),
           ...(o.secret ? { secrets: o.secret } : {}),
@@ -120,7 +123,7 @@ export function register(program: Command): void {
               const next = optionsFor(edgeSchema, cmd, 'edge');
               const level = (cmd.optsWithGlobals() as { logLevel?: string }).logLevel ?? process.env.SIPFLOW_LOG_LEVEL;
               if (level) log.level = level;
-              await edge.reconfigure({ cores: next.core, ratePerFlow: next.ratePerFlow, ratePerIp: next.ratePerIp });
+              await edge.reconfigure({ cores: next.core, ...(next.peerCore ? { peerCores: next.peerCore } : {}), ratePerFlow: next.ratePerFlow, ratePerIp: next.ratePerIp });
               log.info({ cores: next.core.map(formatHostPort), ratePerFlow: next.ratePerFlow, ratePerIp: next.ratePerIp, level: log.level }, 'configuration reloaded (SIGHUP)');
             } catch (err) {
               log.error({ err: (err as Error).message }, 'SIGHUP reload refused: the new configuration is invalid; keeping the old one');

@@ -340,3 +340,29 @@ t.test('edges keep no registration state: nothing remains after the transactions
   t.ok(await eventually(() => fx.edge.transactions.client === 0 && fx.edge.transactions.server === 0, 3000), 'transactions drained');
   t.equal(fx.edge.flowCount, 1, 'only the open connection is held');
 });
+
+t.test("a peer core (another datacenter's) may deliver to a flow; nothing is forwarded to it; an unlisted address may not deliver", async (t) => {
+  const { FakeCore } = await import('./fixtures/fake-core.js');
+  const peer = await FakeCore.start(0, '127.0.0.7');
+  const outsider = await FakeCore.start(0, '127.0.0.8');
+  t.teardown(async () => {
+    await peer.close();
+    await outsider.close();
+  });
+  const fx = await startEdge(t, { peerCores: [peer.address] });
+  const client = await fx.connect();
+  client.send(register());
+  await client.waitForSip(/^SIP\/2.0 200/);
+  const path = pathOf(await fx.core.waitForRequest('REGISTER'));
+  t.equal(peer.requests('REGISTER').length, 0, 'the REGISTER went to the own core only');
+
+  await peer.send(coreRequest({ method: 'MESSAGE', routes: [path.text], corePort: peer.port }), fx.addr.udp);
+  const got = (await client.waitForSip(/^MESSAGE /)) as SipRequest;
+  t.equal(got.body.toString(), 'hello browser', "the peer core's request reached the flow");
+
+  const before = await fx.edge.metrics.refusalCount('unknown-peer');
+  await outsider.send(coreRequest({ method: 'MESSAGE', routes: [path.text], corePort: outsider.port }), fx.addr.udp);
+  t.ok(await eventually(async () => (await fx.edge.metrics.refusalCount('unknown-peer')) === before + 1, 2000), 'the outsider is refused as unknown-peer');
+  await sleep(200);
+  t.equal(client.frames.filter((f) => f.startsWith('MESSAGE ')).length, 0, 'and never reaches the flow');
+});

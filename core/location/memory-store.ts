@@ -19,6 +19,32 @@ function copyBinding(b: Binding): Binding {
   return { ...b, path: [...b.path] };
 }
 
+/**
+ * A copy of the string that shares no memory with what it came from. Values read from a message are
+ * V8 slices of the whole message text: a binding kept for an hour would keep its REGISTER (the
+ * larger part of a binding's memory) alive with it. Concatenating and slicing again makes V8 copy
+ * the characters into a new string of their own.
+ */
+function detach(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/** What the store keeps: its own copy, holding no part of the request it was made from. */
+function storedBinding(b: Binding): Binding {
+  const out: Binding = {
+    ...b,
+    aor: detach(b.aor),
+    key: detach(b.key),
+    contact: detach(b.contact),
+    path: b.path.map(detach),
+    callId: detach(b.callId),
+  };
+  if (b.instance !== undefined) out.instance = detach(b.instance);
+  if (b.received !== undefined) out.received = detach(b.received);
+  if (b.userAgent !== undefined) out.userAgent = detach(b.userAgent);
+  return out;
+}
+
 export class MemoryLocationStore implements LocationStore {
   readonly #now: () => number;
   readonly #bindings = new Map<string, Map<string, Binding>>();
@@ -68,9 +94,9 @@ export class MemoryLocationStore implements LocationStore {
       }
       if (!row) {
         row = new Map();
-        this.#bindings.set(aor, row);
+        this.#bindings.set(detach(aor), row);
       }
-      row.set(b.key, copyBinding(b));
+      row.set(b.key, storedBinding(b));
     }
     if (row && row.size === 0) this.#bindings.delete(aor);
   }

@@ -439,6 +439,15 @@ function checkTopology(t: Test, objects: K8sObject[], sip: SipflowContainer[], o
       t.ok(pod && component(pod.set) === 'core', `${id}: ${target} is a core pod`);
       t.equal(pod?.port, parseHostPort(cores[0]!.flags.udp!)?.port, `${id}: ${target} uses the cores' UDP port`);
     }
+    // The other DCs' cores: peers it accepts calls from (a core routes a call straight to the
+    // callee's edge), never forwards to.
+    const peers = (edge.flags.peerCore ?? '').split(',').filter(Boolean);
+    const otherCores = byKind(objects, 'StatefulSet').filter((s) => component(s) === 'core' && s.metadata.labels?.['sipflow.io/datacenter'] !== dc);
+    t.equal(peers.length, otherCores.reduce((n, s) => n + s.spec.replicas, 0), `${id}: --peer-core lists every core of the other DCs`);
+    for (const peer of peers) {
+      const pod = statefulPod(objects, peer);
+      t.ok(pod && component(pod.set) === 'core' && pod.set.metadata.labels?.['sipflow.io/datacenter'] !== dc, `${id}: peer ${peer} is another DC's core pod`);
+    }
     t.equal(edge.flags.advertiseHost, SAMPLE_FIELDS['status.podIP'], `${id}: advertises its pod IP`);
     t.equal(edge.owner.spec.strategy.rollingUpdate.maxUnavailable, 0, `${id}: rollouts never lower capacity`);
     t.ok(edge.container.lifecycle?.preStop, `${id}: preStop delay before SIGTERM (drain)`);

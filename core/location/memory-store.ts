@@ -20,13 +20,12 @@ function copyBinding(b: Binding): Binding {
 }
 
 /**
- * A copy of the string that shares no memory with what it came from. Values read from a message are
- * V8 slices of the whole message text: a binding kept for an hour would keep its REGISTER (the
- * larger part of a binding's memory) alive with it. Concatenating and slicing again makes V8 copy
- * the characters into a new string of their own.
+ * A flat copy of the string. Values read from a message are V8 slices of the whole message text: a
+ * binding kept for an hour would keep its REGISTER (most of a binding's memory) alive with it.
+ * Short strings are copied by V8 when sliced already.
  */
 function detach(s: string): string {
-  return s.length < 13 ? s : (' ' + s).slice(1);
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /** What the store keeps: its own copy, holding no part of the request it was made from. */
@@ -47,12 +46,13 @@ function storedBinding(b: Binding): Binding {
 
 export class MemoryLocationStore implements LocationStore {
   readonly #now: () => number;
-  readonly #bindings = new Map<string, Map<string, Binding>>();
+  /** Bindings per AOR. An array, not a Map: almost every AOR has one or two, and a Map costs more than they do. */
+  readonly #bindings = new Map<string, Binding[]>();
   readonly #subscribers = new Map<string, Subscriber>();
   readonly #sweepBatch: number;
   #sweepTimer: NodeJS.Timeout | undefined;
   /** Where the previous sweep stopped, so successive ticks walk the whole map. */
-  #sweepCursor: IterableIterator<[string, Map<string, Binding>]> | undefined;
+  #sweepCursor: IterableIterator<[string, Binding[]]> | undefined;
   #closed = false;
 
   constructor(options: MemoryLocationStoreOptions = {}) {
@@ -75,7 +75,7 @@ export class MemoryLocationStore implements LocationStore {
     const row = this.#bindings.get(aor);
     if (!row) return [];
     const out: Binding[] = [];
-    for (const b of row.values()) if (b.expiresAt > now) out.push(copyBinding(b));
+    for (const b of row) if (b.expiresAt > now) out.push(copyBinding(b));
     return out;
   }
 
@@ -84,21 +84,13 @@ export class MemoryLocationStore implements LocationStore {
     // Checked before anything changes: an update is applied whole or not at all, as in Cassandra.
     for (const b of upsert) if (b.aor !== aor) throw new TypeError(`binding of ${b.aor} passed to update(${aor})`);
     const now = this.#now();
-    let row = this.#bindings.get(aor);
-    for (const key of removeKeys) row?.delete(key);
-    for (const b of upsert) {
-      // Like a TTL of zero in Cassandra: a binding that is already expired is simply not kept.
-      if (b.expiresAt <= now) {
-        row?.delete(b.key);
-        continue;
-      }
-      if (!row) {
-        row = new Map();
-        this.#bindings.set(detach(aor), row);
-      }
-      row.set(b.key, storedBinding(b));
-    }
-    if (row && row.size === 0) this.#bindings.delete(aor);
+    const drop = new Set(removeKeys);
+    for (const b of upsert) drop.add(b.key);
+    const kept = (this.#bindings.get(aor) ?? []).filter((b) => !drop.has(b.key));
+    // Like a TTL of zero in Cassandra: a binding that is already expired is simply not kept.
+    for (const b of upsert) if (b.expiresAt > now) kept.push(storedBinding(b));
+    if (kept.length > 0) this.#bindings.set(detach(aor), kept);
+    else this.#bindings.delete(aor);
   }
 
   async removeAll(aor: string): Promise<void> {
@@ -144,14 +136,11 @@ export class MemoryLocationStore implements LocationStore {
         break;
       }
       const [aor, row] = next.value;
-      for (const [key, b] of row) {
-        if (b.expiresAt <= now) {
-          row.delete(key);
-          dropped++;
-        }
-      }
-      // Deleting the current entry while iterating a Map is safe in JavaScript.
-      if (row.size === 0) this.#bindings.delete(aor);
+      const live = row.filter((b) => b.expiresAt > now);
+      dropped += row.length - live.length;
+      // Changing or deleting the current entry while iterating a Map is safe in JavaScript.
+      if (live.length === 0) this.#bindings.delete(aor);
+      else if (live.length < row.length) this.#bindings.set(aor, live);
     }
     return dropped;
   }

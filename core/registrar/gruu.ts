@@ -38,7 +38,8 @@ export function callIdHash(callId: string): string {
     hash = createHash('sha256').update(callId).digest().subarray(0, 8).toString('hex');
     // Wholesale reset rather than LRU bookkeeping: a miss costs one hash, the map stays bounded.
     if (CALL_ID_HASHES.size >= CALL_ID_HASHES_MAX) CALL_ID_HASHES.clear();
-    CALL_ID_HASHES.set(callId, hash);
+    // The key is copied: a Call-ID read from a message is a slice that keeps the whole message alive.
+    CALL_ID_HASHES.set(callId.length < 13 ? callId : (' ' + callId).slice(1), hash);
   }
   return hash;
 }

@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'n
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../deploy/node-flags.js';
 import type { Endpoint } from '../loadgen/ws-connection.js';
 import { descendants } from './proc-stats.js';
 
@@ -240,6 +241,8 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build');
   for (const e of PORTS.edges.slice(0, o.edges)) await assertTcpFree(e.ws);
   const nodeFlags = (name: string): string[] => [
+    // As every launcher runs a node (deploy/node-flags.ts).
+    ...NODE_FLAGS,
     ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, name)}`] : []),
     ...(o.gcHook ? ['--expose-gc', `--import=${GC_PRELOAD}`] : []),
   ];

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../node-flags.js';
 import type { Logger } from '../../runtime/logger.js';
 import { formatHostPort, type HostPort } from '../../runtime/host-port.js';
 import { Supervisor } from './supervisor.js';
@@ -157,7 +158,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
         const p = await sup.start({
           name: `core-${i + 1}`,
           command: process.execPath,
-          args: [bin, 'core', '--udp', formatHostPort(udp), '--domain', o.domain, '--store', 'cassandra', '--cassandra', `${spec.ip}:${spec.cqlPort}`, '--dc', spec.dc, '--consistency', 'LOCAL_QUORUM', '--auth', o.auth ? 'on' : 'off', '--metrics', formatHostPort(metrics), '--trusted', trusted, ...(rtpengine ? ['--rtpengine', formatHostPort(rtpengine)] : [])],
+          args: [...NODE_FLAGS, bin, 'core', '--udp', formatHostPort(udp), '--domain', o.domain, '--store', 'cassandra', '--cassandra', `${spec.ip}:${spec.cqlPort}`, '--dc', spec.dc, '--consistency', 'LOCAL_QUORUM', '--auth', o.auth ? 'on' : 'off', '--metrics', formatHostPort(metrics), '--trusted', trusted, ...(rtpengine ? ['--rtpengine', formatHostPort(rtpengine)] : [])],
           env: { SIPFLOW_SECRET: secret },
           readyWhen: /core ready/,
           readyTimeoutMs: 60_000,
@@ -173,7 +174,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
       const p = await sup.start({
         name: `edge-${j + 1}`,
         command: process.execPath,
-        args: [bin, 'edge', '--ws', formatHostPort(ws), '--udp', formatHostPort(udp), '--core', coreList, '--metrics', formatHostPort(metrics)],
+        args: [...NODE_FLAGS, bin, 'edge', '--ws', formatHostPort(ws), '--udp', formatHostPort(udp), '--core', coreList, '--metrics', formatHostPort(metrics)],
         env: { SIPFLOW_SECRET: secret },
         readyWhen: /ready/i,
         readyTimeoutMs: 30_000,

@@ -19,6 +19,7 @@ import { coreOptionsSchema } from '../../core/core-options.js';
 import { CoreMetrics } from '../../core/core-metrics.js';
 import { CLOSE_REASONS, EdgeMetrics, REFUSAL_CAUSES } from '../../edge/metrics.js';
 import { offsetMirrorToken } from '../../deploy/cassandra/tokens.js';
+import { NODE_FLAGS } from '../../deploy/node-flags.js';
 import { resolveOptions } from '../../runtime/options.js';
 import { parseHostPort } from '../../runtime/host-port.js';
 import { CHART, findHelm, helm, NAMESPACE, render, ROOT, type K8sObject } from './helm-render.js';
@@ -294,6 +295,7 @@ function sipflowContainers(t: Test, objects: K8sObject[]): SipflowContainer[] {
     const role = component(w) as 'core' | 'edge';
     const id = `${w.kind}/${w.metadata.name}`;
     t.equal(c.args[0], role, `${id}: runs sipflow ${role}`);
+    t.same(c.command, ['node', ...NODE_FLAGS, '/app/bin/sipflow.js'], `${id}: node runs with the flags every launcher uses (deploy/node-flags.ts)`);
     const env = containerEnv(c, objects, 'an-existing-secret-of-32-chars!!');
     const args = (c.args as string[]).slice(1).map((a) => expand(a, env));
     let flags: Record<string, string> = {};
@@ -676,6 +678,7 @@ t.test('systemd units', async (t) => {
         const exec = value(unit, S, 'ExecStart')!.split(/\s+/);
         t.equal(exec.at(-1), role, `${file}: starts sipflow ${role}`);
         t.equal(exec[exec.indexOf('--config') + 1], '/etc/sipflow/%i.yaml', `${file}: the instance name picks the config file`);
+        t.same(exec.slice(1, 1 + NODE_FLAGS.length), [...NODE_FLAGS], `${file}: node runs with the flags every launcher uses (deploy/node-flags.ts)`);
         t.notOk(unit.get('Service')!.some(([k, v]) => k === 'Environment' && /SECRET|TOKEN/.test(v)), `${file}: no secret written in the unit`);
       }
     }

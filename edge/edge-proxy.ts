@@ -335,7 +335,7 @@ export class EdgeProxy implements TransactionUser {
       this.#startTimerC(f);
     }
     f.server.respond(response);
-    if (f.final && f.method !== 'INVITE') f.settle();
+    if (f.final) f.settle();
   }
 
   /**
@@ -431,7 +431,7 @@ export class EdgeProxy implements TransactionUser {
     if (st === 'proceeding' || st === 'trying') {
       f.server.respond(createResponse(f.server.request, status, undefined, { toTag: true, ...(headers ? { headers } : {}) }));
     }
-    if (f.method !== 'INVITE') f.settle();
+    f.settle();
   }
 
   #finish(f: Forwarding): void {

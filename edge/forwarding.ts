@@ -41,15 +41,21 @@ export class Forwarding {
   }
 
   /**
-   * A non-INVITE forwarding whose final response has gone out: nothing will be re-sent or
-   * cancelled any more. One of its transactions still waits out Timer J or K (up to 64*T1) and
-   * keeps this object reachable meanwhile; it should not keep the request with it.
+   * The final response has gone out: nothing will be re-sent or cancelled any more. One of its
+   * transactions still waits out Timer J, K, L or M (up to 64*T1) and keeps this object reachable
+   * meanwhile; it should not keep the request with it.
    */
   settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
     this.template = this.template.skeleton();
+    // An INVITE's client transaction still passes 2xx retransmissions up (RFC 6026 Accepted).
+    if (this.method === 'INVITE') return;
     if (this.client) this.client.delegate = {};
     this.client = undefined;
   }
+
+  #settled = false;
 }
 
 export class ForwardingIndex {

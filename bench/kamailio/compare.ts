@@ -11,6 +11,7 @@
  *   udp-calls     UDP↔UDP calls through the core alone vs Kamailio
  *   cassandra     the register scenario with `--store cassandra` (Kamailio keeps usrloc in memory)
  *   profile       the register scenario once more under `node --cpu-prof`: top costs by self time
+ *                 (SIPFLOW_BENCH_PROFILE=calls profiles the calls scenario instead)
  *
  * The load generator was the limit when Kamailio was measured before, so the figures compared are
  * server CPU per operation (utime + stime of every server process from /proc, over the measured
@@ -602,7 +603,7 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
     if (has('profile')) await guard('profile', async () => {
       log('== CPU profile of the REGISTER scenario (sipflow, node --cpu-prof)');
       const dir = join(runner.logDir, 'cpu-profiles');
-      const s = await runner.loadCase({ system: 'sipflow', mode: 'register', transport: 'ws', cpuProfDir: dir }, 'profile');
+      const s = await runner.loadCase({ system: 'sipflow', mode: process.env.SIPFLOW_BENCH_PROFILE === 'calls' ? 'calls' : 'register', transport: 'ws', cpuProfDir: dir }, 'profile');
       const files = (sub: string): string[] => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, sub, f)) : []);
       const core = files('core');
       const edges = [...files('edge1'), ...files('edge2')];

@@ -386,11 +386,16 @@ export class ProxyCore implements TransactionUser {
   #fork(request: SipRequest, tx: ServerTransaction, groups: ForwardPlan[][]): void {
     const d = this.#d;
     const isInvite = request.method === 'INVITE';
+    // The hooks read the request through the transaction: once it has answered, it keeps only the
+    // request's skeleton (all a late generated response needs; no branch starts after the final
+    // response), and the context, reachable from the branches for up to 64*T1, does not keep
+    // the whole request alive.
+    if (tx.request !== request) throw new Error('a fork works on the request its server transaction holds');
     const ctx = new ResponseContext<ForwardPlan>(
       {
-        startBranch: (plan, events) => this.#startBranch(request, tx, plan, events),
+        startBranch: (plan, events) => this.#startBranch(tx.request, tx, plan, events),
         relay: (response) => this.#send(tx, response, 'relayed'),
-        generate: (status, reason, headers) => this.#reply(request, tx, status, reason, headers),
+        generate: (status, reason, headers) => this.#reply(tx.request, tx, status, reason, headers),
         onDone: () => {
           this.#contexts.delete(tx);
           if (isInvite) d.metrics.callsActive.dec();

@@ -218,6 +218,10 @@ export class ResponseContext<T extends ForkTarget> {
     if (this.#done || !this.#finalSent) return;
     if (this.#branches.some((b) => b.final === undefined)) return;
     this.#done = true;
+    // The branches' transactions may outlive us by 64*T1 (RFC 6026 Accepted) and keep this object
+    // reachable; the responses collected for choosing the best one (a 2xx with its SDP ...) are
+    // not needed any more.
+    this.#outcomes.length = 0;
     this.#hooks.onDone?.();
   }
 }

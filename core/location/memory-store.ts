@@ -4,6 +4,7 @@
  * the Cassandra TTLs: reads filter expired bindings, and a coarse, unref()ed timer sweeps a bounded
  * number of AORs per tick so memory is reclaimed without ever blocking the event loop for long.
  */
+import { ownCopy } from '../../sip/message/own-copy.js';
 import { LocationStoreError, type Binding, type LocationStore, type Subscriber } from './location-store.js';
 
 export interface MemoryLocationStoreOptions {
@@ -19,28 +20,19 @@ function copyBinding(b: Binding): Binding {
   return { ...b, path: [...b.path] };
 }
 
-/**
- * A flat copy of the string. Values read from a message are V8 slices of the whole message text: a
- * binding kept for an hour would keep its REGISTER (most of a binding's memory) alive with it.
- * Short strings are copied by V8 when sliced already.
- */
-function detach(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
-}
-
 /** What the store keeps: its own copy, holding no part of the request it was made from. */
 function storedBinding(b: Binding): Binding {
   const out: Binding = {
     ...b,
-    aor: detach(b.aor),
-    key: detach(b.key),
-    contact: detach(b.contact),
-    path: b.path.map(detach),
-    callId: detach(b.callId),
+    aor: ownCopy(b.aor),
+    key: ownCopy(b.key),
+    contact: ownCopy(b.contact),
+    path: b.path.map(ownCopy),
+    callId: ownCopy(b.callId),
   };
-  if (b.instance !== undefined) out.instance = detach(b.instance);
-  if (b.received !== undefined) out.received = detach(b.received);
-  if (b.userAgent !== undefined) out.userAgent = detach(b.userAgent);
+  if (b.instance !== undefined) out.instance = ownCopy(b.instance);
+  if (b.received !== undefined) out.received = ownCopy(b.received);
+  if (b.userAgent !== undefined) out.userAgent = ownCopy(b.userAgent);
   return out;
 }
 
@@ -89,7 +81,7 @@ export class MemoryLocationStore implements LocationStore {
     const kept = (this.#bindings.get(aor) ?? []).filter((b) => !drop.has(b.key));
     // Like a TTL of zero in Cassandra: a binding that is already expired is simply not kept.
     for (const b of upsert) if (b.expiresAt > now) kept.push(storedBinding(b));
-    if (kept.length > 0) this.#bindings.set(detach(aor), kept);
+    if (kept.length > 0) this.#bindings.set(ownCopy(aor), kept);
     else this.#bindings.delete(aor);
   }
 

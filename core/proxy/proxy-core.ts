@@ -390,12 +390,12 @@ export class ProxyCore implements TransactionUser {
     // request's skeleton (all a late generated response needs; no branch starts after the final
     // response), and the context, reachable from the branches for up to 64*T1, does not keep
     // the whole request alive.
-    if (tx.request !== request) throw new Error('a fork works on the request its server transaction holds');
+    const original = tx.request === request ? () => tx.request : () => request;
     const ctx = new ResponseContext<ForwardPlan>(
       {
-        startBranch: (plan, events) => this.#startBranch(tx.request, tx, plan, events),
+        startBranch: (plan, events) => this.#startBranch(original(), tx, plan, events),
         relay: (response) => this.#send(tx, response, 'relayed'),
-        generate: (status, reason, headers) => this.#reply(tx.request, tx, status, reason, headers),
+        generate: (status, reason, headers) => this.#reply(original(), tx, status, reason, headers),
         onDone: () => {
           this.#contexts.delete(tx);
           if (isInvite) d.metrics.callsActive.dec();

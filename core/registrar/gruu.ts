@@ -11,6 +11,7 @@
  * still carries that Call-ID. Nothing to store, nothing to expire, nothing to replicate.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
+import { ownCopy } from '../../sip/message/own-copy.js';
 import { randomBytesPooled } from '../../sip/message/random-pool.js';
 
 const TEMP_PREFIX = 'tgruu.';
@@ -38,8 +39,7 @@ export function callIdHash(callId: string): string {
     hash = createHash('sha256').update(callId).digest().subarray(0, 8).toString('hex');
     // Wholesale reset rather than LRU bookkeeping: a miss costs one hash, the map stays bounded.
     if (CALL_ID_HASHES.size >= CALL_ID_HASHES_MAX) CALL_ID_HASHES.clear();
-    // The key is copied: a Call-ID read from a message is a slice that keeps the whole message alive.
-    CALL_ID_HASHES.set(callId.length < 13 ? callId : (' ' + callId).slice(1), hash);
+    CALL_ID_HASHES.set(ownCopy(callId), hash);
   }
   return hash;
 }

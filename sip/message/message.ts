@@ -522,10 +522,10 @@ export abstract class Message implements SipMessageBase {
     return this.#fields.map((f) => new Field(f.name, f.value, f.key));
   }
 
-  /** The Via, From, To, Call-ID and CSeq lines only: see skeleton(). */
   /**
-   * @param lead text to store in front of the values (the Request-URI), returned as `lead` sliced
-   *   from the same new string.
+   * The Via, From, To, Call-ID and CSeq lines only (see skeleton()).
+   * @param lead text to store in front of the values (the Request-URI or reason phrase), returned
+   *   as `lead` sliced from the same new string.
    */
   protected skeletonFields(lead: string): { fields: Field[]; lead: string } {
     const kept = this.#fields.filter((f) => SKELETON_KEYS.has(f.key));

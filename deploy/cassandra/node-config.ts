@@ -43,7 +43,9 @@ export function cassandraYaml(spec: NodeSpec, paths: NodePaths): string {
     concurrent_materialized_view_writes: 2,
     concurrent_compactors: 1,
     memtable_flush_writers: 1,
-    native_transport_max_threads: 16,
+    // Not small: a request waiting on a dead replica holds one of these until its timeout, and
+    // with 16 the requests for live keys queued behind them and timed out too (RELIABILITY.md).
+    native_transport_max_threads: 128,
     compaction_throughput: '32MiB/s',
     // Test keyspaces come and go; snapshotting each dropped table only fills the disk.
     auto_snapshot: false,
@@ -53,8 +55,10 @@ export function cassandraYaml(spec: NodeSpec, paths: NodePaths): string {
     max_hint_window: '3h',
     disk_failure_policy: 'stop',
     commit_failure_policy: 'stop',
-    read_request_timeout: '5000ms',
-    write_request_timeout: '2000ms',
+    // Below the core's driver timeout (2 s): a coordinator waiting on a dead replica gives up
+    // before the driver does, instead of holding a thread for a request nobody waits for.
+    read_request_timeout: '1500ms',
+    write_request_timeout: '1500ms',
     request_timeout: '10000ms',
     cas_contention_timeout: '1000ms',
     // New SSTable format and TTLs beyond 2038; no older nodes will ever join these clusters.

@@ -10,11 +10,11 @@
  * The fault: kill -9 of ring-dc1-n1 (127.0.0.12) while REGISTERs flow. Expected, and asserted:
  *  - DC1 answers 503 for the AORs whose DC1 replica is the dead node (the promise of RF 1 per DC at
  *    LOCAL_*: no other DC1 node holds them) for the whole outage;
- *  - DC1 also fails some REGISTERs for AORs of its LIVE node, but only until that node's gossip
- *    marks the dead one DOWN (read from its system.log; ~20 s on this busy machine): meanwhile
- *    requests for the dead replica hold the coordinator's few native-transport threads (16 in the
- *    dev config) for up to read_request_timeout (5 s), longer than the core's 2 s driver timeout,
- *    and requests for live keys queue behind them. After that DC1 serves every live AOR;
+ *  - DC1 serves every AOR of its LIVE node throughout, also in the ~20 s before that node's gossip
+ *    marks the dead one DOWN (read from its system.log): the coordinator gives up on the dead
+ *    replica after read_request_timeout (1.5 s, below the core's 2 s driver timeout) and has
+ *    native-transport threads to spare (128), so requests for live keys do not queue behind
+ *    requests for dead ones (with 16 threads and 5 s they did: RELIABILITY.md finding 3);
  *  - DC2 keeps serving everything;
  *  - bindings written in DC2 while the node is down are hinted to it; after it restarts they are
  *    readable at LOCAL_ONE through the DC1 core (hinted handoff), within a bounded wait;
@@ -211,17 +211,14 @@ t.test('one Cassandra node dies under REGISTER load: only its DC1 keys fail, DC2
     const downAt = gossipDownAt(VICTIM.ip, killAt);
     const detectMs = downAt === undefined ? undefined : downAt - killAt;
     t.ok(detectMs !== undefined, `ring-dc1-n0 marked ${VICTIM.node} DOWN ${detectMs === undefined ? '(no log line found)' : `${seconds(detectMs)} s after the kill`}`);
-    // Requests already queued at the coordinator when it convicts the node may still wait out the
-    // read_request_timeout (5 s) of the ones ahead of them: that is the settling margin.
-    const afterDetect = (f: { at: number }) => downAt !== undefined && f.at > downAt + 5000;
+    const afterDetect = (f: { at: number }) => downAt !== undefined && f.at > downAt;
     t.equal(dc2Failures.length, 0, 'DC2 kept serving: no REGISTER failed there', { failures: dc2Failures.slice(0, 3) });
     t.ok(dc1Victims.length > 0, `DC1 refused REGISTERs of the dead node's AORs (${dc1Victims.length}): RF 1 per DC at LOCAL_ONE has no other copy in DC1`);
     t.ok(dc1Victims.some(afterDetect), 'and kept refusing them after the node was marked down, until it came back');
     t.ok(dc1Victims.every((f) => f.at >= killAt - 1000 && f.at <= backAt + 15_000), 'those failures fall inside the outage');
-    // Until the coordinator convicts the dead replica, requests for it hold coordinator threads until
-    // read_request_timeout; requests for the LIVE node's AORs queue behind them and time out too.
-    t.equal(dc1Others.filter(afterDetect).length, 0, 'once the node is marked down (and 5 s have settled), DC1 serves every AOR of its live node again', {
-      failures: dc1Others.filter(afterDetect).slice(0, 3),
+    // The consistency's promise: RF 1 per DC at LOCAL_ONE loses only the dead replica's keys.
+    t.equal(dc1Others.length, 0, 'DC1 served every AOR of its live node, before and after the dead node was marked down', {
+      failures: dc1Others.slice(0, 3),
     });
 
     // Nothing lost, both DCs agree on every AOR's latest CSeq (hints replay refreshes too).

@@ -149,12 +149,8 @@ export class EdgeProxy implements TransactionUser {
 
   #fromBrowser(request: SipRequest, tx: ServerTransaction, flow: Flow): void {
     if (request.method === 'CANCEL') return this.#cancel(request, tx);
-    const out = request.clone();
-    if (decrementMaxForwards(out) === null) {
-      this.#o.metrics.refuse('too-many-hops');
-      tx.respond(createResponse(request, 483, undefined, { toTag: true }));
-      return;
-    }
+    const out = this.#copyToForward(request, tx);
+    if (!out) return;
     // RFC 3261 §16.4: a Route naming us is ours to remove (loose routing). A browser in a dialog
     // sends both our Record-Route URIs of its side of the dialog; both name this edge.
     this.#popTraversal(out, 'browser');
@@ -223,16 +219,24 @@ export class EdgeProxy implements TransactionUser {
     return cores.pick(safe(() => f.template.callId) ?? '', f.tried);
   }
 
+  /**
+   * RFC 3261 §16.6 steps 1 and 3: the copy that is forwarded, Max-Forwards decremented; undefined
+   * when it reached zero and 483 has been answered.
+   */
+  #copyToForward(request: SipRequest, tx: ServerTransaction): SipRequest | undefined {
+    const out = request.clone();
+    if (decrementMaxForwards(out) !== null) return out;
+    this.#o.metrics.refuse('too-many-hops');
+    tx.respond(createResponse(request, 483, undefined, { toTag: true }));
+    return undefined;
+  }
+
   // ---- core → browser --------------------------------------------------------------------------
 
   #fromCore(request: SipRequest, tx: ServerTransaction): void {
     if (request.method === 'CANCEL') return this.#cancel(request, tx);
-    const out = request.clone();
-    if (decrementMaxForwards(out) === null) {
-      this.#o.metrics.refuse('too-many-hops');
-      tx.respond(createResponse(request, 483, undefined, { toTag: true }));
-      return;
-    }
+    const out = this.#copyToForward(request, tx);
+    if (!out) return;
     this.#toFlow(request, out, tx);
   }
 

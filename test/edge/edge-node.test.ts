@@ -366,3 +366,22 @@ t.test("a peer core (another datacenter's) may deliver to a flow; nothing is for
   await sleep(200);
   t.equal(client.frames.filter((f) => f.startsWith('MESSAGE ')).length, 0, 'and never reaches the flow');
 });
+
+t.test('RFC 3261 §16.3 step 3: Max-Forwards 0 is answered 483 in both directions and goes no further', async (t) => {
+  const fx = await startEdge(t);
+  const client = await fx.connect();
+  client.send(register({ callId: 'hops-0' }).replace('Max-Forwards: 70', 'Max-Forwards: 0'));
+  const refused = await client.waitForSip(/^SIP\/2.0 483/);
+  t.equal(refused.callId, 'hops-0');
+  client.send(register({ callId: 'hops-ok' }));
+  await client.waitForSip(/^SIP\/2.0 200/);
+  t.same(fx.core.requests('REGISTER').map((r) => r.callId), ['hops-ok'], 'only the REGISTER with hops left reached the core');
+
+  const path = pathOf((await fx.core.waitForRequest('REGISTER'))!);
+  await fx.core.send(coreRequest({ method: 'MESSAGE', routes: [path.text], corePort: fx.core.port, callId: 'hops-down' }).replace('Max-Forwards: 69', 'Max-Forwards: 0'), fx.addr.udp);
+  const answer = await fx.core.waitFor((r) => r.message.kind === 'response' && r.message.callId === 'hops-down');
+  t.equal(answer.message.kind === 'response' ? answer.message.status : 0, 483, 'a core request with no hops left is answered 483');
+  await sleep(200);
+  t.equal(client.frames.filter((f) => f.startsWith('MESSAGE ')).length, 0, 'and never reaches the flow');
+  t.equal(await fx.edge.metrics.refusalCount('too-many-hops'), 2);
+});

@@ -87,9 +87,9 @@ export abstract class Transaction {
   }
 
   /**
-   * Called when the state machine has nothing left to do but absorb retransmissions (Completed,
-   * Confirmed, Accepted): the full request (parsed headers, body, caches) is dropped for its
-   * skeleton. The wait lasts up to 64*T1; a proxy at thousands of requests per second would
+   * Called when the state machine has nothing left to do but resend or absorb retransmissions
+   * (Completed, Confirmed, Accepted): the full request (parsed headers, body, caches) is dropped
+   * for its skeleton. The wait lasts up to 64*T1; a proxy at thousands of requests per second would
    * otherwise keep a few KiB per transaction alive that long, and the young-generation collector
    * copies every one of them before it can die.
    */

@@ -10,6 +10,7 @@
  * a firewall between them). Its nodes have their own names, so their data folders never mix with
  * the two layouts above.
  */
+import { isIPv4 } from 'node:net';
 import { dcName, offsetMirrorToken, rackName, type Partitioner } from './tokens.js';
 
 export type TopologyName = '1' | '2x2';
@@ -59,29 +60,48 @@ export function topologyNodes(topology: TopologyName, partitioner: Partitioner =
       },
     ];
   }
-  const dcs = 2;
-  const perDc = 2;
-  const out: NodeSpec[] = [];
-  for (let dc = 0; dc < dcs; dc++) {
-    for (let node = 0; node < perDc; node++) {
-      const ip = `127.0.0.${11 + dc * perDc + node}`;
-      out.push({
-        name: `ring-${dcName(dc).toLowerCase()}-n${node}`,
-        ip,
-        cqlPort: CQL_PORT,
-        storagePort: STORAGE_PORT,
-        dc: dcName(dc),
-        rack: rackName(node),
-        clusterName: 'sipflow-ring',
-        partitioner,
-        initialToken: offsetMirrorToken(dc, node, perDc, partitioner).toString(),
-        // The first node is the seed and is started first; the others join through it.
-        seeds: [`127.0.0.11:${STORAGE_PORT}`],
-        ringDelayMs: 3000,
-      });
-    }
-  }
-  return out;
+  return ringNodes({
+    namePrefix: 'ring',
+    clusterName: 'sipflow-ring',
+    partitioner,
+    dcs: [0, 1].map((dc) => ({ ips: [0, 1].map((node) => `127.0.0.${11 + dc * 2 + node}`) })),
+    // The first node is the seed and is started first; the others join through it.
+    seeds: [`127.0.0.11:${STORAGE_PORT}`],
+    cqlPort: CQL_PORT,
+    storagePort: STORAGE_PORT,
+  });
+}
+
+/**
+ * The nodes of a multi-DC ring, DC by DC: offset mirror tokens (node i of every DC mirrors node i
+ * of DC1), one rack per node position, names `<namePrefix>-dc<k>-n<i>`.
+ */
+function ringNodes(o: {
+  namePrefix: string;
+  clusterName: string;
+  partitioner: Partitioner;
+  dcs: readonly { ips: readonly string[]; netns?: string }[];
+  seeds: string[];
+  cqlPort: number;
+  storagePort: number;
+}): NodeSpec[] {
+  const perDc = o.dcs[0]!.ips.length;
+  return o.dcs.flatMap((d, dc) =>
+    d.ips.map((ip, node) => ({
+      name: `${o.namePrefix}-${dcName(dc).toLowerCase()}-n${node}`,
+      ip,
+      cqlPort: o.cqlPort,
+      storagePort: o.storagePort,
+      dc: dcName(dc),
+      rack: rackName(node),
+      clusterName: o.clusterName,
+      partitioner: o.partitioner,
+      initialToken: offsetMirrorToken(dc, node, perDc, o.partitioner).toString(),
+      seeds: o.seeds,
+      ringDelayMs: 3000,
+      ...(d.netns !== undefined ? { netns: d.netns } : {}),
+    })),
+  );
 }
 
 export interface NamespacedDc {
@@ -101,8 +121,6 @@ export interface NamespacedRingOptions {
   storagePort?: number;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-
 /**
  * A multi-DC ring whose DCs run in network namespaces, with the same offset mirror tokens and one
  * rack per node position as the '2x2' layout. The first node of every DC is a seed: a DC cut off
@@ -110,7 +128,6 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
  * meant to be started DC by DC, in the order returned.
  */
 export function namespacedRing(o: NamespacedRingOptions): NodeSpec[] {
-  const partitioner = o.partitioner ?? 'murmur3';
   if (!/^[a-z][a-z0-9-]*$/.test(o.namePrefix)) throw new RangeError(`namePrefix must be lowercase letters, digits and '-', got '${o.namePrefix}'`);
   // The fixed layouts own these folder names; a namespaced ring must never reuse their data.
   if (o.namePrefix === 'ring' || o.namePrefix === 'single') throw new RangeError(`namePrefix '${o.namePrefix}' is taken by the '1'/'2x2' layouts`);
@@ -118,27 +135,19 @@ export function namespacedRing(o: NamespacedRingOptions): NodeSpec[] {
   const perDc = o.dcs[0]!.ips.length;
   if (perDc === 0 || o.dcs.some((d) => d.ips.length !== perDc)) throw new RangeError('every DC needs the same, non-zero number of nodes (offset mirror tokens)');
   const ips = o.dcs.flatMap((d) => d.ips);
-  const bad = ips.find((ip) => !IPV4.test(ip));
+  const bad = ips.find((ip) => !isIPv4(ip));
   if (bad !== undefined) throw new RangeError(`not an IPv4 address: ${bad}`);
   if (new Set(ips).size !== ips.length) throw new RangeError('two nodes share an address');
   const storagePort = o.storagePort ?? STORAGE_PORT;
-  const seeds = o.dcs.map((d) => `${d.ips[0]!}:${storagePort}`);
-  return o.dcs.flatMap((d, dc) =>
-    d.ips.map((ip, node) => ({
-      name: `${o.namePrefix}-${dcName(dc).toLowerCase()}-n${node}`,
-      ip,
-      cqlPort: o.cqlPort ?? CQL_PORT,
-      storagePort,
-      dc: dcName(dc),
-      rack: rackName(node),
-      clusterName: o.clusterName,
-      partitioner,
-      initialToken: offsetMirrorToken(dc, node, perDc, partitioner).toString(),
-      seeds,
-      ringDelayMs: 3000,
-      netns: d.netns,
-    })),
-  );
+  return ringNodes({
+    namePrefix: o.namePrefix,
+    clusterName: o.clusterName,
+    partitioner: o.partitioner ?? 'murmur3',
+    dcs: o.dcs,
+    seeds: o.dcs.map((d) => `${d.ips[0]!}:${storagePort}`),
+    cqlPort: o.cqlPort ?? CQL_PORT,
+    storagePort,
+  });
 }
 
 export function parseTopology(value: string): TopologyName {

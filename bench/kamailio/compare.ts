@@ -116,7 +116,7 @@ export interface ComparisonReport {
   samples: Record<string, { sipflow: Array<Sample | MemorySample>; kamailio: Array<Sample | MemorySample> }>;
   rows: Row[];
   goals: Array<{ goal: string; measured: string; met: boolean | undefined }>;
-  profile?: { core: ProfileSummary; edges: ProfileSummary; registers: number };
+  profile?: { core: ProfileSummary; edges: ProfileSummary; mode: 'register' | 'calls'; ops: number };
   cassandra?: { keyspaces: string[]; jvmPid: number | undefined };
   notes: string[];
 }
@@ -463,7 +463,7 @@ function markdownSection(rep: ComparisonReport): string {
   if (rep.profile) {
     lines.push(
       '',
-      `CPU profile (\`node --cpu-prof\`, REGISTER scenario, ${rep.profile.registers} REGISTERs measured), top self time as a share of each process's busy main-thread time. ` +
+      `CPU profile (\`node --cpu-prof\`, ${rep.profile.mode === 'calls' ? 'calls scenario' : 'REGISTER scenario'}, ${rep.profile.ops} ${rep.profile.mode === 'calls' ? 'calls' : 'REGISTERs'} measured), top self time as a share of each process's busy main-thread time. ` +
         'V8 samples the main thread by wall-clock time, so time spent descheduled inside a send (a busy machine) is charged to the function sending; startup is included.',
       '',
     );
@@ -601,14 +601,15 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
       report.notes.push('Cassandra scenario: sipflow stores registrations in a single local Cassandra node (LOCAL_ONE, a fresh keyspace per run) on the same two cores, which may also be serving other work on this machine; Kamailio keeps usrloc in memory as in the first scenario.');
     });
     if (has('profile')) await guard('profile', async () => {
-      log('== CPU profile of the REGISTER scenario (sipflow, node --cpu-prof)');
+      const mode = process.env.SIPFLOW_BENCH_PROFILE === 'calls' ? 'calls' : 'register';
+      log(`== CPU profile of the ${mode} scenario (sipflow, node --cpu-prof)`);
       const dir = join(runner.logDir, 'cpu-profiles');
-      const s = await runner.loadCase({ system: 'sipflow', mode: process.env.SIPFLOW_BENCH_PROFILE === 'calls' ? 'calls' : 'register', transport: 'ws', cpuProfDir: dir }, 'profile');
+      const s = await runner.loadCase({ system: 'sipflow', mode, transport: 'ws', cpuProfDir: dir }, 'profile');
       const files = (sub: string): string[] => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, sub, f)) : []);
       const core = files('core');
       const edges = [...files('edge1'), ...files('edge2')];
       if (core.length && edges.length) {
-        report.profile = { core: summarizeProfiles(core, ROOT), edges: summarizeProfiles(edges, ROOT), registers: s.ops };
+        report.profile = { core: summarizeProfiles(core, ROOT), edges: summarizeProfiles(edges, ROOT), mode, ops: s.ops };
         log(`  profiles in ${dir}`);
       } else {
         report.notes.push(`CPU profile: no .cpuprofile written under ${dir} (the nodes must exit cleanly on SIGTERM).`);

@@ -22,7 +22,8 @@
  * SIPFLOW_BENCH_PAIRS (50 call pairs), SIPFLOW_BENCH_FLOWS (10000 idle flows; 50000 is tried
  * too when `ulimit -n` allows), SIPFLOW_BENCH_WORKERS (1 load-generator thread),
  * SIPFLOW_BENCH_IDLE_HOLD (35 s: idle flows are held past Timer J before memory is read),
- * SIPFLOW_BENCH_WRITE=0 (do not touch BENCHMARKS.md).
+ * SIPFLOW_BENCH_WRITE=0 (do not touch BENCHMARKS.md), SIPFLOW_BENCH_HEAP_SNAPSHOTS=<dir> (idle: the
+ * sipflow nodes write a V8 heap snapshot at each memory reading).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

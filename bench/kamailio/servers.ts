@@ -42,10 +42,19 @@ export interface V8Memory {
   externalKiB: number;
 }
 
+/** The lines the gc-on-signal hook wrote into a node's log so far. */
+function v8MemoryLines(logFile: string): string[] {
+  try {
+    return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{"benchMemory"'));
+  } catch {
+    return [];
+  }
+}
+
 /** The last line the gc-on-signal hook wrote into a node's log. */
 function lastV8Memory(logFile: string): V8Memory | undefined {
   try {
-    const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{"benchMemory"'));
+    const lines = v8MemoryLines(logFile);
     const m = (JSON.parse(lines[lines.length - 1]!) as { benchMemory: { heapUsed: number; heapTotal: number; external: number } }).benchMemory;
     return { heapUsedKiB: m.heapUsed / 1024, heapTotalKiB: m.heapTotal / 1024, externalKiB: m.external / 1024 };
   } catch {
@@ -319,6 +328,7 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
     async collectGarbage() {
       const out: Record<string, V8Memory> = {};
       if (!o.gcHook) return out;
+      const before = started.map((s) => v8MemoryLines(s.logFile).length);
       for (const s of started) {
         try {
           process.kill(s.pid, 'SIGUSR2');
@@ -326,7 +336,13 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
           // gone
         }
       }
-      await new Promise((r) => setTimeout(r, 1500));
+      // The hook answers with one line per node once its collections are done (about a second;
+      // longer with heap snapshots); the memory is read from /proc after that, not before.
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && started.some((s, i) => v8MemoryLines(s.logFile).length <= before[i]!)) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 200));
       started.forEach((s, i) => {
         const m = lastV8Memory(s.logFile);
         if (!m) return;

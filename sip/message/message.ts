@@ -557,6 +557,21 @@ export abstract class Message implements SipMessageBase {
    */
   abstract skeleton(): this;
 
+  /**
+   * The skeleton (see skeleton()) as message text in one new string: what a transaction keeps
+   * while it waits, one object instead of a parsed message with a field object per header, parsed
+   * again only if something asks for it. undefined for a message read byte for byte because it was
+   * not UTF-8: its text form would not give back the same bytes.
+   */
+  skeletonText(): string | undefined {
+    if (this.#latin1) return undefined;
+    const parts = [this.startLine()];
+    for (const f of this.#fields) if (SKELETON_KEYS.has(f.key)) parts.push(f.name + ': ' + f.value);
+    parts.push('', '');
+    // join() copies into a new string: nothing of the received text stays referenced.
+    return parts.join('\r\n');
+  }
+
   /** Start line and headers, ending with the empty line; Content-Length set from the body. */
   #head(): string {
     const bodyLength = this.body.length;

@@ -60,6 +60,8 @@ export interface SipMessageBase {
   clone(): this;
   /** A copy with only the start line, Via, From, To, Call-ID and CSeq (what a waiting transaction keeps). */
   skeleton(): this;
+  /** The skeleton as message text; undefined when the message was not UTF-8 (see Message.skeletonText). */
+  skeletonText(): string | undefined;
   /** Wire form; Content-Length is set from the body. */
   toBuffer(): Buffer;
   toString(): string;

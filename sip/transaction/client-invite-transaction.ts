@@ -82,10 +82,12 @@ export class ClientInviteTransaction extends ClientTransaction {
           this.stopTimer('A');
           this.stopTimer('B');
           this.transition('accepted');
-          this.startTimer('M', this.timerValues.M, () => this.#onTimerM());
           try {
             this.passUp(response);
           } finally {
+            // RFC 6026 §8.4: "If Timer M fires while the client transaction is in the "Accepted"
+            // state, the client transaction MUST move to the "Terminated" state."
+            this.wait('M', this.timerValues.M);
             this.shed();
           }
         } else {
@@ -105,7 +107,7 @@ export class ClientInviteTransaction extends ClientTransaction {
             // with a value of at least 32 seconds for unreliable transports, and a value of zero
             // seconds for reliable transports." "If timer D fires while the client transaction is
             // in the "Completed" state, the client transaction MUST move to the terminated state."
-            this.startWait('D', this.timerValues.D, () => this.transition('terminated'));
+            this.wait('D', this.timerValues.D);
             this.shed();
           }
         }
@@ -131,12 +133,6 @@ export class ClientInviteTransaction extends ClientTransaction {
       default:
         this.absorbed(response);
     }
-  }
-
-  #onTimerM(): void {
-    // RFC 6026 §8.4: "If Timer M fires while the client transaction is in the "Accepted" state,
-    // the client transaction MUST move to the "Terminated" state."
-    if (this.state === 'accepted') this.transition('terminated');
   }
 
   #sendAck(response: SipResponse): void {

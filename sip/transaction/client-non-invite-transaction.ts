@@ -85,7 +85,7 @@ export class ClientNonInviteTransaction extends ClientTransaction {
             // fire in T4 seconds for unreliable transports, and zero seconds for reliable
             // transports." "If Timer K fires while in this state, the client transaction MUST
             // transition to the "Terminated" state."
-            this.startWait('K', this.timerValues.K, () => this.transition('terminated'));
+            this.wait('K', this.timerValues.K);
             this.shed();
           }
         }

@@ -71,10 +71,12 @@ export class ServerInviteTransaction extends ServerTransaction {
           // the server transaction, the server transaction MUST pass this response to the
           // transport layer for transmission. It is not retransmitted by the server transaction;
           // retransmissions of 2xx responses are handled by the TU. The server transaction MUST
-          // then transition to the "Accepted" state." Timer L = 64*T1.
+          // then transition to the "Accepted" state." Timer L = 64*T1; §8.7: "If Timer L fires
+          // while the INVITE server transaction is in the "Accepted" state, the transaction MUST
+          // transition to the "Terminated" state."
           this.sendResponse(response);
           this.transition('accepted');
-          this.startTimer('L', this.timerValues.L, () => this.#onTimerL());
+          this.wait('L', this.timerValues.L);
           this.shed();
         } else {
           // "While in the "Proceeding" state, if the TU passes a response with status code from
@@ -139,7 +141,7 @@ export class ServerInviteTransaction extends ServerTransaction {
         this.transition('confirmed');
         // "When this state is entered, timer I is set to fire in T4 seconds for unreliable
         // transports, and zero seconds for reliable transports."
-        this.startWait('I', this.timerValues.I, () => this.transition('terminated'));
+        this.wait('I', this.timerValues.I);
         return 'absorbed';
       case 'accepted':
         // RFC 6026 Figure 5: in Accepted, "ACK / to TU": an ACK for the 2xx that reuses the INVITE
@@ -174,11 +176,5 @@ export class ServerInviteTransaction extends ServerTransaction {
     } finally {
       this.transition('terminated');
     }
-  }
-
-  #onTimerL(): void {
-    // RFC 6026 §8.7: "If Timer L fires while the INVITE server transaction is in the "Accepted"
-    // state, the transaction MUST transition to the "Terminated" state."
-    if (this.state === 'accepted') this.transition('terminated');
   }
 }

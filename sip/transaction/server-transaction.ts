@@ -5,12 +5,15 @@ import type { ServerTransactionDelegate } from './server-transaction-delegate.js
 import { Transaction, type TransactionContext } from './transaction.js';
 import type { TransactionState } from './transaction-state.js';
 
+/** Until the TU sets its own: shared, so a transaction nobody listens to carries no object for it. */
+const NO_DELEGATE: ServerTransactionDelegate = Object.freeze({});
+
 export abstract class ServerTransaction extends Transaction {
   /** Where the request that created the transaction came from. */
   readonly source: ReceivedFrom;
   /** Where responses go (RFC 3261 §18.2.2, computed from the top Via and the source). */
   readonly responseTarget: TransportTarget;
-  delegate: ServerTransactionDelegate = {};
+  delegate: ServerTransactionDelegate = NO_DELEGATE;
   #lastResponse: SipResponse | undefined;
 
   protected constructor(

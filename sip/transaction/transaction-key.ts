@@ -31,7 +31,7 @@ export function sentBy(via: Via): string {
  * parameter"). Branch is a token, compared case-insensitively (§7.3.1).
  */
 export function clientKey(branch: string, method: string): string {
-  return `${branch.toLowerCase()} ${method}`;
+  return flat([branch.toLowerCase(), ' ', method]);
 }
 
 /**
@@ -41,7 +41,16 @@ export function clientKey(branch: string, method: string): string {
 export function serverKey(via: Via | undefined, method: string): string | undefined {
   const branch = branchOf(via);
   if (!via || !isRfc3261Branch(branch)) return undefined;
-  return `${branch.toLowerCase()} ${sentBy(via)} ${method === 'ACK' ? 'INVITE' : method}`;
+  return flat([branch.toLowerCase(), ' ', sentBy(via), ' ', method === 'ACK' ? 'INVITE' : method]);
+}
+
+/**
+ * A key is kept as long as its transaction (32 s for a non-INVITE server one on UDP). Concatenation
+ * would make it a tree of string pieces, the branch a slice of the whole received message text;
+ * join() writes one new flat string and keeps none of them.
+ */
+function flat(parts: string[]): string {
+  return parts.join('');
 }
 
 /**

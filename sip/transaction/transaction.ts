@@ -9,6 +9,8 @@ import type { TransportTarget } from '../transport/transport.js';
 import type { RetransmissionKind, TransactionObserver } from './transaction-observer.js';
 import type { TransactionKind, TransactionState } from './transaction-state.js';
 import { timerValues, type Clock, type TimerHandle, type TimerSettings, type TimerValues } from './timers.js';
+import { waitQueue, type WaitQueue } from './wait-queue.js';
+import { parseMessage } from '../message/parser.js';
 
 /** Names of the timers a transaction may run; 'Trying' is the 200 ms 100-Trying timer. */
 export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M' | 'Trying';
@@ -30,19 +32,27 @@ export abstract class Transaction {
    * The request that created the transaction. Treat it as read-only: a proxy forwards a copy
    * (RFC 3261 §16.6 "Make a copy of the received request"), RFC 2543 matching and responses rely on it.
    * Once the transaction only waits out retransmissions (see shed()) this is the request's skeleton:
-   * start line, Via, From, To, Call-ID and CSeq.
+   * start line, Via, From, To, Call-ID and CSeq, parsed again from its text when first asked for.
    */
   get request(): SipRequest {
-    return this.#request;
+    return (this.#request ??= reviveSkeleton(this.#dormant!));
   }
-  #request: SipRequest;
+  #request: SipRequest | undefined;
+  /** The skeleton's text while nothing has asked for the request since shed(). */
+  #dormant: string | undefined;
   /** RFC 3261 §17: retransmit timers only on unreliable transports, zero wait states on reliable. */
   readonly reliable: boolean;
   protected readonly ctx: TransactionContext;
   protected readonly timerValues: TimerValues;
   #state: TransactionState;
-  readonly #timers = new Map<TimerName, TimerHandle>();
-  #listeners: Array<(state: TransactionState, from: TransactionState) => void> = [];
+  /** Created on the first timer: a transaction that answers over a reliable transport never needs one. */
+  #timers: Map<TimerName, TimerHandle> | undefined;
+  /** The wait state's timer, when one runs (see wait()). */
+  #waitName: TimerName | undefined;
+  #waitQueue: WaitQueue | undefined;
+  #waitDeadline = 0;
+  /** Created on the first listener; most transactions have none. */
+  #listeners: Array<(state: TransactionState, from: TransactionState) => void> | undefined;
 
   protected constructor(id: string, request: SipRequest, reliable: boolean, initial: TransactionState, ctx: TransactionContext) {
     this.id = id;
@@ -63,7 +73,7 @@ export abstract class Transaction {
 
   /** Listens for state changes (not called for the initial state). */
   onStateChange(listener: (state: TransactionState, from: TransactionState) => void): void {
-    this.#listeners.push(listener);
+    (this.#listeners ??= []).push(listener);
   }
 
   /**
@@ -77,11 +87,15 @@ export abstract class Transaction {
     const from = this.#state;
     if (from === to || from === 'terminated') return;
     this.#state = to;
-    if (to === 'terminated') this.#clearAllTimers();
-    this.ctx.observer?.onStateChange?.(this, from, to);
-    for (const l of this.#listeners) l(to, from);
     if (to === 'terminated') {
-      this.#listeners = [];
+      this.#clearAllTimers();
+      this.#leaveWait()?.cancel();
+    }
+    this.ctx.observer?.onStateChange?.(this, from, to);
+    const listeners = this.#listeners;
+    if (listeners) for (const l of listeners) l(to, from);
+    if (to === 'terminated') {
+      this.#listeners = undefined;
       this.onTerminated();
     }
   }
@@ -94,8 +108,14 @@ export abstract class Transaction {
    * copies every one of them before it can die.
    */
   protected shed(): void {
-    if (this.#state === 'terminated') return;
-    this.#request = this.#request.skeleton();
+    if (this.#state === 'terminated' || this.#request === undefined) return;
+    const text = this.#request.skeletonText();
+    if (text === undefined) {
+      this.#request = this.#request.skeleton();
+    } else {
+      this.#dormant = text;
+      this.#request = undefined;
+    }
   }
 
   /** Hook for subclasses to tell their TU delegate. */
@@ -105,38 +125,73 @@ export abstract class Transaction {
   protected startTimer(name: TimerName, delayMs: number, fire: () => void): void {
     if (this.#state === 'terminated') return;
     this.stopTimer(name);
+    const timers = (this.#timers ??= new Map());
     const handle = this.ctx.clock.setTimer(() => {
-      this.#timers.delete(name);
+      timers.delete(name);
       if (this.#state !== 'terminated') fire();
     }, delayMs);
-    this.#timers.set(name, handle);
+    timers.set(name, handle);
   }
 
   /**
-   * A wait state's timer: "zero seconds for reliable transports" means the transition happens
-   * now, synchronously, without a timer round trip.
+   * A wait state's timer (D, I, J, K, L, M): the transaction terminates when it fires, and nothing
+   * else happens in between but absorbing or resending retransmissions. "Zero seconds for reliable
+   * transports" means the transition happens now, synchronously, without a timer round trip;
+   * otherwise the transaction joins the shared queue for that delay (wait-queue.ts) instead of
+   * holding a timer of its own.
    */
-  protected startWait(name: TimerName, delayMs: number, fire: () => void): void {
-    if (delayMs <= 0) fire();
-    else this.startTimer(name, delayMs, fire);
+  protected wait(name: TimerName, delayMs: number): void {
+    if (this.#state === 'terminated') return;
+    if (delayMs <= 0) {
+      this.transition('terminated');
+      return;
+    }
+    this.#leaveWait()?.cancel();
+    const queue = waitQueue(this.ctx.clock, delayMs);
+    this.#waitName = name;
+    this.#waitQueue = queue;
+    this.#waitDeadline = queue.add(this);
+  }
+
+  /** @internal (WaitQueue) whether this transaction still waits for that deadline. */
+  waitingUntil(deadline: number): boolean {
+    return this.#waitQueue !== undefined && this.#waitDeadline === deadline;
+  }
+
+  /** @internal (WaitQueue) the wait is over: Terminated. */
+  waitExpired(): void {
+    this.#leaveWait();
+    this.transition('terminated');
+  }
+
+  /** Clears the wait and returns the queue it was in, for the caller to cancel or not. */
+  #leaveWait(): WaitQueue | undefined {
+    const queue = this.#waitQueue;
+    this.#waitQueue = undefined;
+    this.#waitName = undefined;
+    return queue;
   }
 
   protected stopTimer(name: TimerName): void {
-    const h = this.#timers.get(name);
+    const h = this.#timers?.get(name);
     if (h !== undefined) {
       this.ctx.clock.clearTimer(h);
-      this.#timers.delete(name);
+      this.#timers!.delete(name);
     }
   }
 
   /** For tests and diagnostics: which timers are running. */
   get runningTimers(): TimerName[] {
-    return [...this.#timers.keys()];
+    const names = this.#timers ? [...this.#timers.keys()] : [];
+    if (this.#waitName !== undefined) names.push(this.#waitName);
+    return names;
   }
 
   #clearAllTimers(): void {
-    for (const h of this.#timers.values()) this.ctx.clock.clearTimer(h);
-    this.#timers.clear();
+    const timers = this.#timers;
+    if (timers === undefined) return;
+    for (const h of timers.values()) this.ctx.clock.clearTimer(h);
+    timers.clear();
   }
 
   /**
@@ -171,4 +226,12 @@ export abstract class Transaction {
   }
 
   protected abstract onTransportFailure(error: Error): void;
+}
+
+/** The request back from its skeleton text (Transaction.shed()). */
+function reviveSkeleton(text: string): SipRequest {
+  const parsed = parseMessage(text);
+  // The text was written from a parsed request's own start line and header lines.
+  if (!parsed.ok || parsed.message.kind !== 'request') throw new Error(`transaction skeleton does not parse: ${parsed.ok ? 'not a request' : parsed.error.message}`);
+  return parsed.message;
 }

@@ -240,6 +240,30 @@ t.test('constructors accept HeaderField objects and tuples', async (t) => {
   t.equal(q.headers.length, 0);
 });
 
+t.test('skeletonText(): the skeleton as one flat string that parses back to the same skeleton; none for a non-UTF-8 message', async (t) => {
+  const parsed = parseMessage(Buffer.from(INVITE));
+  if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('fixture does not parse');
+  const req = parsed.message;
+  const text = req.skeletonText();
+  if (text === undefined) throw new Error('an ASCII message has a skeleton text');
+  t.ok(text.endsWith('\r\n\r\n'), 'ends with the empty line');
+  t.notMatch(text, /Contact|Content-Type|v=0/, 'no other header, no body');
+  const back = parseMessage(text);
+  if (!back.ok || back.message.kind !== 'request') throw new Error('skeleton text does not parse');
+  const sk = req.skeleton();
+  t.equal(back.message.toString(), sk.toString(), 'the same message as skeleton()');
+  t.equal(back.message.callId, req.callId);
+
+  const utf8 = parseMessage(Buffer.from(INVITE.replace('Bob <sip:', 'Bøb <sip:'), 'utf8'));
+  if (!utf8.ok) throw new Error('fixture does not parse');
+  const again = parseMessage(utf8.message.skeletonText()!);
+  t.ok(again.ok && again.message.toBuffer().includes(Buffer.from('Bøb', 'utf8')), 'UTF-8 text survives');
+
+  const latin1 = parseMessage(Buffer.concat([Buffer.from(INVITE.slice(0, INVITE.indexOf('To:')), 'latin1'), Buffer.from([0x54, 0x6f, 0x3a, 0x20, 0xe9]), Buffer.from(INVITE.slice(INVITE.indexOf('To:') + 3), 'latin1')]));
+  if (!latin1.ok) throw new Error('latin1 fixture does not parse');
+  t.equal(latin1.message.skeletonText(), undefined, 'bytes that are not UTF-8: no text form');
+});
+
 t.test('skeleton(): the start line, Via, From, To, Call-ID and CSeq only — what a waiting transaction keeps', async (t) => {
   const parsed = parseMessage(Buffer.from(INVITE));
   if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('fixture does not parse');

@@ -9,6 +9,10 @@ import type { ClientTransaction } from '../sip/transaction/client-transaction.js
 import type { ServerTransaction } from '../sip/transaction/server-transaction.js';
 import type { CoreHealth } from './core-health.js';
 import type { Flow } from './flow.js';
+import type { ClientTransactionDelegate } from '../sip/transaction/client-transaction-delegate.js';
+
+/** What a settled non-INVITE forwarding leaves its client transaction: nothing to call, nothing held. */
+const DETACHED: ClientTransactionDelegate = Object.freeze({});
 
 export class Forwarding {
   readonly server: ServerTransaction;
@@ -51,7 +55,7 @@ export class Forwarding {
     this.template = this.template.skeleton();
     // An INVITE's client transaction still passes 2xx retransmissions up (RFC 6026 Accepted).
     if (this.method === 'INVITE') return;
-    if (this.client) this.client.delegate = {};
+    if (this.client) this.client.delegate = DETACHED;
     this.client = undefined;
   }
 

@@ -45,7 +45,7 @@ export abstract class Transaction {
   protected readonly ctx: TransactionContext;
   protected readonly timerValues: TimerValues;
   #state: TransactionState;
-  /** Created on the first timer: a transaction that answers over a reliable transport never needs one. */
+  /** Exists while a timer runs: one answered over a reliable transport never needs one, a waiting one no longer does. */
   #timers: Map<TimerName, TimerHandle> | undefined;
   /** The wait state's timer, when one runs (see wait()). */
   #waitName: TimerName | undefined;
@@ -125,12 +125,19 @@ export abstract class Transaction {
   protected startTimer(name: TimerName, delayMs: number, fire: () => void): void {
     if (this.#state === 'terminated') return;
     this.stopTimer(name);
-    const timers = (this.#timers ??= new Map());
     const handle = this.ctx.clock.setTimer(() => {
-      timers.delete(name);
+      this.#forget(name);
       if (this.#state !== 'terminated') fire();
     }, delayMs);
-    timers.set(name, handle);
+    (this.#timers ??= new Map()).set(name, handle);
+  }
+
+  /** Drops a timer's entry, and the map once it is empty: a waiting transaction would keep its table. */
+  #forget(name: TimerName): void {
+    const timers = this.#timers;
+    if (timers === undefined) return;
+    timers.delete(name);
+    if (timers.size === 0) this.#timers = undefined;
   }
 
   /**
@@ -176,7 +183,7 @@ export abstract class Transaction {
     const h = this.#timers?.get(name);
     if (h !== undefined) {
       this.ctx.clock.clearTimer(h);
-      this.#timers!.delete(name);
+      this.#forget(name);
     }
   }
 
@@ -191,7 +198,7 @@ export abstract class Transaction {
     const timers = this.#timers;
     if (timers === undefined) return;
     for (const h of timers.values()) this.ctx.clock.clearTimer(h);
-    timers.clear();
+    this.#timers = undefined;
   }
 
   /**

@@ -191,12 +191,12 @@ export class EdgeProxy implements TransactionUser {
     const core = this.#chooseCore(f);
     if (!core) {
       this.#index.atCore(f, undefined);
-      if (f.tried.size === 0) this.#o.metrics.refuse('no-core');
+      if (f.tried === undefined) this.#o.metrics.refuse('no-core');
       if (lastOutcome === 408) this.#respondFinal(f, 408);
       else this.#respondFinal(f, 503, [['Retry-After', '5']]);
       return;
     }
-    f.tried.add(core);
+    (f.tried ??= new Set()).add(core);
     this.#index.atCore(f, core);
     const attempt = ++f.attempt;
     f.responded = false;
@@ -210,7 +210,7 @@ export class EdgeProxy implements TransactionUser {
 
   #chooseCore(f: Forwarding): CoreHealth | undefined {
     const cores = this.#o.cores;
-    if (f.tried.size === 0) {
+    if (f.tried === undefined) {
       // A request in a dialog carries the core's Record-Route as its next Route: keep it there.
       const next = safe(() => f.template.routes[0]);
       const named = next ? cores.find(bareHost(next.uri.host), next.uri.port ?? 5060) : undefined;

@@ -24,7 +24,8 @@ export class Forwarding {
   template: SipRequest;
   client: ClientTransaction | undefined;
   core: CoreHealth | undefined;
-  readonly tried = new Set<CoreHealth>();
+  /** Cores this forwarding went to; undefined before the first. */
+  tried: Set<CoreHealth> | undefined;
   /** Bumped per attempt; callbacks of an abandoned attempt see a stale number and do nothing. */
   attempt = 0;
   /** Any response (even 100) from the current attempt: from then on it may not be retried elsewhere. */
@@ -63,19 +64,27 @@ export class Forwarding {
 }
 
 export class ForwardingIndex {
-  readonly #byServer = new WeakMap<ServerTransaction, Forwarding>();
+  /**
+   * INVITE forwardings by their server transaction, for CANCEL (§9.2); entries leave in done(),
+   * which the server transaction's end always reaches. A plain Map: a WeakMap's entries are
+   * ephemerons, which every major collection has to trace specially.
+   */
+  readonly #invites = new Map<ServerTransaction, Forwarding>();
   readonly #byCore = new Map<CoreHealth, Set<Forwarding>>();
-  readonly #byFlow = new Map<string, Set<Forwarding>>();
+  /** A flow has one request in progress nearly always: the forwarding itself, a Set only for more. */
+  readonly #byFlow = new Map<string, Forwarding | Set<Forwarding>>();
 
   add(f: Forwarding): void {
-    this.#byServer.set(f.server, f);
-    let set = this.#byFlow.get(f.flow.id);
-    if (!set) this.#byFlow.set(f.flow.id, (set = new Set()));
-    set.add(f);
+    if (f.server.kind === 'server-invite') this.#invites.set(f.server, f);
+    const id = f.flow.id;
+    const held = this.#byFlow.get(id);
+    if (held === undefined) this.#byFlow.set(id, f);
+    else if (held instanceof Set) held.add(f);
+    else if (held !== f) this.#byFlow.set(id, new Set([held, f]));
   }
 
   forServer(tx: ServerTransaction): Forwarding | undefined {
-    return this.#byServer.get(tx);
+    return this.#invites.get(tx);
   }
 
   atCore(f: Forwarding, core: CoreHealth | undefined): void {
@@ -92,22 +101,27 @@ export class ForwardingIndex {
   }
 
   onFlow(flowId: string): Forwarding[] {
-    return [...(this.#byFlow.get(flowId) ?? [])];
+    const held = this.#byFlow.get(flowId);
+    if (held === undefined) return [];
+    return held instanceof Set ? [...held] : [held];
   }
 
   /** The forwarding is over (final response passed or transactions gone). */
   done(f: Forwarding): void {
     if (f.core) this.#byCore.get(f.core)?.delete(f);
-    const set = this.#byFlow.get(f.flow.id);
-    if (set) {
-      set.delete(f);
-      if (set.size === 0) this.#byFlow.delete(f.flow.id);
+    if (this.#invites.get(f.server) === f) this.#invites.delete(f.server);
+    const id = f.flow.id;
+    const held = this.#byFlow.get(id);
+    if (held === f) this.#byFlow.delete(id);
+    else if (held instanceof Set) {
+      held.delete(f);
+      if (held.size === 0) this.#byFlow.delete(id);
     }
   }
 
   get pending(): number {
     let n = 0;
-    for (const set of this.#byFlow.values()) n += set.size;
+    for (const held of this.#byFlow.values()) n += held instanceof Set ? held.size : 1;
     return n;
   }
 }

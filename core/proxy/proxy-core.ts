@@ -389,8 +389,9 @@ export class ProxyCore implements TransactionUser {
     // The hooks read the request through the transaction: once it has answered, it keeps only the
     // request's skeleton (all a late generated response needs; no branch starts after the final
     // response), and the context, reachable from the branches for up to 64*T1, does not keep
-    // the whole request alive.
-    const original = tx.request === request ? () => tx.request : () => request;
+    // the whole request alive. Made outside this method: a closure here that named `request`
+    // would put it in the scope every hook below shares, and each of them would keep it.
+    const original = tx.request === request ? readThrough(tx) : readFixed(request);
     const ctx = new ResponseContext<ForwardPlan>(
       {
         startBranch: (plan, events) => this.#startBranch(original(), tx, plan, events),
@@ -440,7 +441,12 @@ export class ProxyCore implements TransactionUser {
       queueMicrotask(() => events.onFailure('transport'));
       return { cancel() {} };
     }
-    const { request, direct, target } = prepared;
+    const { direct, target } = prepared;
+    // Every closure below shares this scope, and the client transaction keeps them for up to
+    // 64*T1 after the final response (RFC 6026 Accepted passes 2xx retransmissions up): after the
+    // final response `request` becomes its skeleton (Call-ID, tags and method are all still read).
+    let request = prepared.request;
+    let skeletal = false;
     if (!target) {
       queueMicrotask(() => events.onResponse(createResponse(request, 404, 'No Route To Next Hop', { toTag: true })));
       return { cancel() {} };
@@ -524,6 +530,10 @@ export class ProxyCore implements TransactionUser {
               }
               events.onResponse(response);
             });
+            if (final && !skeletal) {
+              request = request.skeleton();
+              skeletal = true;
+            }
           },
           onTimeout: () => {
             if (final) return;
@@ -655,6 +665,16 @@ export class ProxyCore implements TransactionUser {
       void this.#d.layer().send(response, tx.responseTarget).catch(() => {});
     }
   }
+}
+
+/** The server transaction's request, whatever it holds by the time it is asked. */
+function readThrough(tx: ServerTransaction): () => SipRequest {
+  return () => tx.request;
+}
+
+/** A request the TU changed from the transaction's: kept as it is. */
+function readFixed(request: SipRequest): () => SipRequest {
+  return () => request;
 }
 
 /** The flow token at the top of a stored Path. */

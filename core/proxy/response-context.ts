@@ -174,6 +174,8 @@ export class ResponseContext<T extends ForkTarget> {
   #settle(branch: Branch<T>, status: number): void {
     branch.final = status;
     if (branch.timerC !== undefined) (this.#hooks.timers ?? defaultTimers).clear(branch.timerC);
+    // A cleared Node timer is still an object; the branch lives on for 2xx retransmissions.
+    branch.timerC = undefined;
   }
 
   /** When every branch of the current group is final: next q group, or the best response upstream. */

@@ -138,6 +138,7 @@ export class ServerInviteTransaction extends ServerTransaction {
         // this state, any retransmissions of the response will cease."
         this.stopTimer('G');
         this.stopTimer('H');
+        this.#final = undefined;
         this.transition('confirmed');
         // "When this state is entered, timer I is set to fire in T4 seconds for unreliable
         // transports, and zero seconds for reliable transports."
@@ -153,6 +154,12 @@ export class ServerInviteTransaction extends ServerTransaction {
         this.absorbed(ack);
         return 'absorbed';
     }
+  }
+
+  /** Out of Proceeding for good: the last provisional response is never re-sent again. */
+  protected override shed(): void {
+    super.shed();
+    this.#provisional = undefined;
   }
 
   #onTimerG(): void {

@@ -4,6 +4,7 @@
  * failed send rejects its promise: nothing here throws into the event loop.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { SipMessage } from '../message/model.js';
 import { parseMessage, type ParseLimits } from '../message/parser.js';
@@ -38,6 +39,18 @@ export interface UdpTransportOptions {
 const KEEPALIVE = /^[\r\n]+$/;
 const DEFAULT_MAX_DATAGRAM = 65507;
 
+/**
+ * Every datagram goes through the socket's lookup before it is sent. Node's default (dns.lookup)
+ * answers an IP literal on the next tick; nearly every target here is one (a Via's received
+ * address, a configured core), so it is answered at once and the send happens in the same call.
+ * Names still go to the resolver.
+ */
+function literalFirstLookup(address: string, family: number, callback: (err: Error | null, address: string, family: number) => void): void {
+  const kind = net.isIP(address);
+  if (kind !== 0) callback(null, address, kind);
+  else dns.lookup(address, family, callback);
+}
+
 export class UdpTransport implements Transport {
   readonly protocol = 'udp' as const;
   readonly reliable = false;
@@ -52,7 +65,7 @@ export class UdpTransport implements Transport {
   /** Binds a socket; resolves once it is listening. */
   static async bind(options: UdpTransportOptions = {}): Promise<UdpTransport> {
     const host = options.host ?? '0.0.0.0';
-    const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', lookup: literalFirstLookup as unknown as dgram.SocketOptions['lookup'] });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();

@@ -11,6 +11,7 @@
  * Wire form (URI-user safe, RFC 3261 unreserved characters only): `<payload-b64url>.<mac-b64url>`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ownCopy } from '../message/own-copy.js';
 
 export type FlowTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
@@ -33,6 +34,14 @@ const SEP = '|';
 export class FlowTokenCodec {
   readonly #keys: Buffer[];
   readonly #node: string;
+  /**
+   * Tokens are deterministic, and the same few are signed and checked again and again (a flow's
+   * Path on every refresh, its Record-Route on every call, each request a core sends back down):
+   * an HMAC each time was ~2 % of an edge's CPU. Only tokens that verified are remembered, so
+   * forged ones cannot fill the table; both tables are bounded.
+   */
+  readonly #encoded = new Map<string, string>();
+  readonly #verified = new Map<string, { readonly ok: true; readonly ref: FlowRef }>();
 
   /**
    * @param secrets cluster secrets, newest first: tokens are signed with the first and accepted with any,
@@ -53,13 +62,20 @@ export class FlowTokenCodec {
   }
 
   encode(ref: Omit<FlowRef, 'node'>): string {
-    const payload = Buffer.from([this.#node, ref.transport, ref.host, String(ref.port), ref.flow].join(SEP), 'utf8');
+    const text = [this.#node, ref.transport, ref.host, String(ref.port), ref.flow].join(SEP);
+    const known = this.#encoded.get(text);
+    if (known !== undefined) return known;
+    const payload = Buffer.from(text, 'utf8');
     const mac = createHmac('sha256', this.#keys[0]!).update(payload).digest().subarray(0, MAC_BYTES);
-    return payload.toString('base64url') + '.' + mac.toString('base64url');
+    const token = payload.toString('base64url') + '.' + mac.toString('base64url');
+    remember(this.#encoded, text, token);
+    return token;
   }
 
   /** Never throws: a token that is not ours, not well-formed or not signed by a current secret is an error value. */
   decode(token: string): { ok: true; ref: FlowRef } | { ok: false; error: FlowTokenError } {
+    const known = this.#verified.get(token);
+    if (known !== undefined) return known;
     const dot = token.indexOf('.');
     if (dot <= 0 || dot !== token.lastIndexOf('.') || token.length > 1024) return { ok: false, error: 'malformed' };
     const payload = Buffer.from(token.slice(0, dot), 'base64url');
@@ -81,7 +97,10 @@ export class FlowTokenCodec {
     if (!valid) return { ok: false, error: 'bad-signature' };
     const port = Number(portText);
     if (!isTransport(transport) || !Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, error: 'malformed' };
-    return { ok: true, ref: { node, transport, host, port, flow } };
+    const result = Object.freeze({ ok: true as const, ref: Object.freeze({ node, transport, host, port, flow }) });
+    // Copied: a token read from a message is a slice of its whole text, which the key would keep.
+    remember(this.#verified, ownCopy(token), result);
+    return result;
   }
 
   /** Reads the node id out of a token without verifying it (to route a request to the node that can). */
@@ -92,6 +111,14 @@ export class FlowTokenCodec {
     const sep = text.indexOf(SEP);
     return sep > 0 ? text.slice(0, sep) : undefined;
   }
+}
+
+const REMEMBERED = 4096;
+
+/** Adds to a bounded table, dropping the oldest entry when full. */
+function remember<V>(table: Map<string, V>, key: string, value: V): void {
+  if (table.size >= REMEMBERED) table.delete(table.keys().next().value as string);
+  table.set(key, value);
 }
 
 function isTransport(t: string): t is FlowTransport {

@@ -426,6 +426,18 @@ function loadRows(label: string, unitOp: string, op: string, sf: Sample[], km: S
   return rows;
 }
 
+/**
+ * What the goal is checked against. A freshly started node has heap it committed while starting and
+ * no longer uses (about 10 MiB per process here); the first flows fill it without the PSS growing,
+ * so at 10,000 flows the PSS difference alone understates what a flow costs. The live V8 heap and
+ * external memory the flows added (after full collections) is a floor for that cost; the larger of
+ * the two is used.
+ */
+function goalMemoryKiB(s: MemorySample): number {
+  const live = Object.values(s.roleHeapPerFlowKiB).reduce((a, b) => a + b, 0);
+  return Math.max(s.pssPerFlowKiB, live);
+}
+
 function memoryRows(flows: number, sf: MemorySample[], km: MemorySample[]): Row[] {
   const errs = [...sf, ...km].reduce((s, x) => s + x.errors + (x.flows - x.registered), 0);
   const note = errs ? `[${errs} flows failed]` : undefined;
@@ -435,6 +447,13 @@ function memoryRows(flows: number, sf: MemorySample[], km: MemorySample[]): Row[
     ...(roles.length > 1 ? roles.map((role): Row => ({ label: `  of which sipflow ${role}`, sipflow: median(sf.map((s) => s.rolePssPerFlowKiB[role]!)), kamailio: undefined, unit: 'KiB', better: 'lower' })) : []),
     ...Object.keys(sf[0]?.roleHeapPerFlowKiB ?? {}).map((role): Row => ({ label: `  sipflow ${role}: live V8 heap + external per flow`, sipflow: median(sf.map((s) => s.roleHeapPerFlowKiB[role]!)), kamailio: undefined, unit: 'KiB', better: 'lower' })),
     { label: `Idle registered WS flows ×${flows}: RSS per flow`, sipflow: median(sf.map((s) => s.rssPerFlowKiB)), kamailio: median(km.map((s) => s.rssPerFlowKiB)), unit: 'KiB', better: 'lower' },
+    {
+      label: `Idle registered WS flows ×${flows}: memory per flow for the goal (larger of PSS and live heap)`,
+      sipflow: median(sf.map(goalMemoryKiB)),
+      kamailio: median(km.map((s) => s.pssPerFlowKiB)),
+      unit: 'KiB',
+      better: 'lower',
+    },
     { label: `Opening + first REGISTER of a WS flow: server CPU`, sipflow: median(sf.map((s) => s.setupCpuUsPerFlow)), kamailio: median(km.map((s) => s.setupCpuUsPerFlow)), unit: 'µs', better: 'lower' },
   ];
 }
@@ -670,7 +689,7 @@ function goals(rows: Row[]): ComparisonReport['goals'] {
     const r = row.sipflow / row.kamailio;
     out.push({ goal, measured: `${fmt(row.sipflow, row.unit)} vs ${fmt(row.kamailio, row.unit)} ${row.unit} = ${show(r)}`, met: r <= limit });
   };
-  const mem = rows.find((r) => /Idle registered WS flows ×\d+: PSS per flow/.test(r.label));
+  const mem = rows.find((r) => /Idle registered WS flows ×\d+: memory per flow for the goal/.test(r.label));
   check('memory per idle registered WS flow, edge+core ≤ 1/16 of Kamailio', mem, 1 / 16, (r) => (r > 0 ? `1/${(1 / r).toFixed(1)}` : r.toFixed(3)));
   check('CPU per REGISTER through edge+core ≤ 1.0× Kamailio', find('REGISTER over WS: server CPU per REGISTER'), 1.0, (r) => `${r.toFixed(2)}×`);
   check('REGISTER p99 ≤ Kamailio', find('REGISTER over WS: latency p99'), 1.0, (r) => `${r.toFixed(2)}×`);

@@ -235,9 +235,12 @@ export abstract class Transaction {
   protected abstract onTransportFailure(error: Error): void;
 }
 
+/** Limits are for what arrives from the network; this text was written from a message already accepted. */
+const NO_LIMITS = { maxMessageBytes: Number.MAX_SAFE_INTEGER, maxHeaders: Number.MAX_SAFE_INTEGER, maxLineLength: Number.MAX_SAFE_INTEGER };
+
 /** The request back from its skeleton text (Transaction.shed()). */
 function reviveSkeleton(text: string): SipRequest {
-  const parsed = parseMessage(text);
+  const parsed = parseMessage(text, NO_LIMITS);
   // The text was written from a parsed request's own start line and header lines.
   if (!parsed.ok || parsed.message.kind !== 'request') throw new Error(`transaction skeleton does not parse: ${parsed.ok ? 'not a request' : parsed.error.message}`);
   return parsed.message;

@@ -2,6 +2,10 @@ import t from 'tap';
 import { ClientNonInviteTransaction } from '../../../sip/transaction/client-non-invite-transaction.js';
 import type { SipResponse } from '../../../sip/message/model.js';
 import { TransportError } from '../../../sip/transport/errors.js';
+import { parseMessage } from '../../../sip/message/parser.js';
+import { createResponse } from '../../../sip/message/factory.js';
+import { ManualClock } from '../../../sip/transaction/manual-clock.js';
+import { resolveTimerSettings } from '../../../sip/transaction/timers.js';
 import { flush, request, response, setup, TCP_TARGET, UDP_TARGET } from './helpers.js';
 
 function make(target = UDP_TARGET, method = 'OPTIONS') {
@@ -134,4 +138,24 @@ t.test('in Completed (Timer K) the transaction keeps the request skeleton only, 
   t.equal(tx.request.get('Contact'), undefined);
   tx.receiveResponse(response(req, 200));
   t.equal(got.length, 1, 'the retransmission is absorbed, not passed up');
+});
+
+t.test('a waiting transaction gives its request back from the skeleton text, even past the parser limits for network input', async (t) => {
+  const vias = Array.from({ length: 200 }, (_, i) => `Via: SIP/2.0/UDP hop${i}.example.com;branch=z9hG4bKhop${i}`);
+  const { tx, req } = make(UDP_TARGET, 'OPTIONS');
+  const text = request({ method: 'OPTIONS' }).toString().replace('Max-Forwards:', `${vias.join('\r\n')}\r\nMax-Forwards:`);
+  const parsed = parseMessage(text, { maxHeaders: 1000 });
+  if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('fixture does not parse');
+  const deep = parsed.message;
+  t.equal(deep.vias.length, 201, 'fixture: 201 Vias, more header lines than the default limit of 128');
+  // A sender that does not parse what it is given (the recording one would, with the default limits).
+  const ctx = { clock: new ManualClock(), timers: resolveTimerSettings(), send: () => {} };
+  const big = new ClientNonInviteTransaction('deep', deep, UDP_TARGET, ctx, {});
+  big.start();
+  big.receiveResponse(createResponse(deep, 200)); // built, not re-parsed: it has the 201 Vias too
+  t.equal(big.state, 'completed');
+  t.equal(big.request.vias.length, 201, 'every Via is back');
+  t.equal(big.request.callId, deep.callId);
+  tx.receiveResponse(response(req, 200));
+  t.equal(tx.request, tx.request, 'parsed once, then kept');
 });

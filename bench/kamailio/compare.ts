@@ -472,7 +472,7 @@ function markdownSection(rep: ComparisonReport): string {
     `Machine: 2 cores shared with other work; load average ${rep.machine.loadBefore} before, ${rep.machine.loadAfter} after; other processes kept a median ` +
       `${rep.machine.otherLoadMedian === undefined ? 'n/a' : `${(rep.machine.otherLoadMedian * 100).toFixed(0)} %`} of the machine busy during the measured phases.`,
     'Server CPU = utime + stime of every server process (Kamailio: all its processes; sipflow: every edge and core) during the measured phase, divided by the operations completed.',
-    'Memory per flow = (PSS or RSS of all server processes with the flows open − before) / flows; sipflow nodes are asked for a full GC before each reading.',
+    'Memory per flow = (PSS or RSS of all server processes with the flows open − before) / flows; sipflow nodes collect garbage until V8 has released what it freed (bench/kamailio/gc-on-signal.ts) before each reading; the goal uses the larger of PSS and the live V8 heap + external memory the flows added.',
     '',
     formatTable(rep.rows),
     '',

@@ -34,7 +34,6 @@ export class WaitQueue {
   /** Entries whose waiter still waits (added, not yet expired or cancelled). */
   #live = 0;
   #timer: TimerHandle | undefined;
-  #timerAt = 0;
   /** Entries being expired: new ones wait for the re-arm at the end, not a timer of their own. */
   #firing = false;
 
@@ -65,7 +64,6 @@ export class WaitQueue {
   }
 
   #arm(deadline: number): void {
-    this.#timerAt = deadline;
     this.#timer = this.#clock.setTimer(() => this.#fire(), Math.max(0, deadline - this.#clock.now()));
   }
 
@@ -121,11 +119,6 @@ export class WaitQueue {
     this.#deadlines = [];
     this.#head = 0;
     this.#live = 0;
-  }
-
-  /** For tests: when the queue's timer is due, or undefined when it has none. */
-  get timerAt(): number | undefined {
-    return this.#timer === undefined ? undefined : this.#timerAt;
   }
 }
 

@@ -1,9 +1,9 @@
 /**
- * An edge node: browsers' WebSockets on one side, the cores over UDP on the other, and nothing
+ * An edge node: browsers' WebSockets on one side, the cores over UDP or TCP on the other, and nothing
  * stored in between but open connections (edges keep no registration state: a Path or
  * Record-Route flow token carries everything needed to find a browser again).
  *
- * Ownership is a tree: the node owns the listeners, the flow table, the UDP transport, the proxy
+ * Ownership is a tree: the node owns the listeners, the flow table, the core-side transports, the proxy
  * (and its transaction layer), the core pool and the status server; stop() closes them leaves-first.
  */
 import { promises as dns } from 'node:dns';
@@ -16,6 +16,8 @@ import { parseMessage } from '../sip/message/parser.js';
 import type { SipMessage, SipRequest } from '../sip/message/model.js';
 import { formatVia } from '../sip/grammar/via.js';
 import { FlowTokenCodec } from '../sip/outbound/flow-token.js';
+import { TcpTransport } from '../sip/transport/tcp-transport.js';
+import type { ReceivedFrom } from '../sip/transport/transport.js';
 import { UdpTransport } from '../sip/transport/udp-transport.js';
 import type { CoreHealth } from './core-health.js';
 import { CorePool } from './core-pool.js';
@@ -36,6 +38,8 @@ export interface EdgeAddresses {
   ws: Endpoint;
   wss?: Endpoint;
   udp: Endpoint;
+  /** The core-facing TCP listener (same port as udp), when coreTransport is tcp. */
+  tcp?: Endpoint;
   metrics?: Endpoint;
 }
 
@@ -48,6 +52,7 @@ export class EdgeNode {
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   #startedAt = 0;
   #udp: UdpTransport | undefined;
+  #tcp: TcpTransport | undefined;
   #flows: FlowTable | undefined;
   #proxy: EdgeProxy | undefined;
   #cores: CorePool | undefined;
@@ -136,8 +141,9 @@ export class EdgeNode {
     }
     for (const c of o.peerCores ?? []) this.#trusted.add(await resolveIp(c.host));
 
-    this.#udp = await UdpTransport.bind({ host: o.udp.host, port: o.udp.port, parseLimits: { maxMessageBytes: 65535 } });
-    const identity: EdgeIdentity = { udp: { host: this.#advertised(o.udp.host), port: this.#udp.localPort } };
+    const udp = await this.#bindCoreSide();
+    this.#udp = udp;
+    const identity: EdgeIdentity = { udp: { host: this.#advertised(o.udp.host), port: udp.localPort }, coreTransport: o.coreTransport };
     this.#identity = identity;
     const codec = new FlowTokenCodec(o.secrets, endpointText(identity.udp));
 
@@ -152,11 +158,11 @@ export class EdgeNode {
       },
       (flow, reason) => this.#flowClosed(flow, reason),
     );
-    const sender = new EdgeSender(this.#udp, this.#flows, this.metrics);
+    const sender = new EdgeSender(udp, this.#tcp, this.#flows, this.metrics);
     this.#cores = new CorePool(
       cores,
       { probeInterval: o.probeInterval, failureThreshold: o.failureThreshold },
-      optionsProbe(() => this.#proxy!.layer, () => identity.udp, o.probeTimeout),
+      optionsProbe(() => this.#proxy!.layer, () => identity.udp, o.probeTimeout, o.coreTransport),
       (core, from) => this.#coreChanged(core, from),
     );
     for (const core of this.#cores.cores) this.metrics.coreUp.set({ core: core.id }, 0);
@@ -172,10 +178,15 @@ export class EdgeNode {
       timers: o.timers,
       timerC: o.timerC,
     });
-    this.#udp.setHandler({
-      onMessage: (message, source) => this.#fromUdp(message, source),
+    udp.setHandler({
+      onMessage: (message, source) => this.#fromCoreSide(message, source),
       onParseError: () => this.metrics.refuse('parse-error'),
       onError: (err) => log.warn({ err }, 'UDP transport error'),
+    });
+    this.#tcp?.setHandler({
+      onMessage: (message, source) => this.#fromCoreSide(message, source),
+      onParseError: () => this.metrics.refuse('parse-error'),
+      onError: (err) => log.warn({ err }, 'TCP transport error'),
     });
 
     const delegate: WsListenerDelegate = {
@@ -196,7 +207,8 @@ export class EdgeNode {
     const ws = await WsListener.listen({ ...common, transport: 'ws', host: o.ws.host, port: o.ws.port }, this.#flows, delegate);
     this.#listeners.push(ws);
     identity.ws = { host: this.#advertised(o.ws.host), port: ws.port };
-    const addresses: EdgeAddresses = { ws: { host: ws.host, port: ws.port }, udp: { host: this.#udp.localAddress, port: this.#udp.localPort } };
+    const addresses: EdgeAddresses = { ws: { host: ws.host, port: ws.port }, udp: { host: udp.localAddress, port: udp.localPort } };
+    if (this.#tcp) addresses.tcp = { host: this.#tcp.localAddress, port: this.#tcp.localPort };
     if (o.wss) {
       const wss = await WsListener.listen(
         { ...common, transport: 'wss', host: o.wss.host, port: o.wss.port, tls: { certFile: o.wss.certFile, keyFile: o.wss.keyFile } },
@@ -226,6 +238,36 @@ export class EdgeNode {
     return addresses;
   }
 
+  /**
+   * The core-facing sockets: UDP, and with coreTransport tcp a TCP listener on the same port, so
+   * one address names the node whichever transport a URI asks for. An ephemeral UDP port may be
+   * taken on TCP by someone else: then both are bound again, a bounded number of times.
+   */
+  async #bindCoreSide(): Promise<UdpTransport> {
+    const o = this.#o;
+    const limits = { maxMessageBytes: 65535 };
+    for (let attempt = 1; ; attempt++) {
+      const udp = await UdpTransport.bind({ host: o.udp.host, port: o.udp.port, parseLimits: limits });
+      if (o.coreTransport !== 'tcp') return udp;
+      try {
+        this.#tcp = await TcpTransport.listen({
+          host: o.udp.host,
+          port: udp.localPort,
+          parseLimits: limits,
+          maxConnections: 256,
+          // Only cores send here; anyone else would only take the slots the cores need.
+          acceptFrom: (ip) => this.#trusted.has(ip),
+        });
+        return udp;
+      } catch (err) {
+        await udp.close();
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || o.udp.port !== 0 || attempt >= 5) {
+          throw new Error(`cannot listen on TCP ${o.udp.host}:${udp.localPort} next to the core-facing UDP socket: ${(err as Error).message}`, { cause: err });
+        }
+      }
+    }
+  }
+
   /** What /status serves. */
   status(): Record<string, unknown> {
     return {
@@ -252,6 +294,7 @@ export class EdgeNode {
     for (const l of this.#listeners) l.closeSockets();
     this.#proxy?.close();
     await this.#udp?.close();
+    await this.#tcp?.close();
     await this.#status?.stop();
     this.#state = 'stopped';
   }
@@ -278,8 +321,8 @@ export class EdgeNode {
     this.#receive(message, EdgeProxy.sourceOf(flow, (flow.transport === 'wss' ? id.wss : id.ws) ?? id.udp));
   }
 
-  #fromUdp(message: SipMessage, source: Parameters<EdgeProxy['onAck']>[1]): void {
-    this.metrics.messagesIn.inc({ side: 'udp', type: messageLabel(message) });
+  #fromCoreSide(message: SipMessage, source: ReceivedFrom): void {
+    this.metrics.messagesIn.inc({ side: source.protocol === 'tcp' ? 'tcp' : 'udp', type: messageLabel(message) });
     // Only cores may ask this edge to deliver something to a browser.
     if (message.kind === 'request' && !this.#trusted.has(source.remoteAddress)) {
       this.metrics.refuse('unknown-peer');
@@ -288,7 +331,7 @@ export class EdgeNode {
     this.#receive(message, source);
   }
 
-  #receive(message: SipMessage, source: Parameters<EdgeProxy['onAck']>[1]): void {
+  #receive(message: SipMessage, source: ReceivedFrom): void {
     try {
       this.#proxy!.layer.receive(message, source);
     } catch (err) {

@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { TimerSettings } from '../sip/transaction/timers.js';
-import type { Endpoint } from './edge-uris.js';
+import type { CoreTransport, Endpoint } from './edge-uris.js';
 
 export interface EdgeNodeOptions {
   /** WebSocket listener (RFC 7118 `ws`). Port 0 picks a free one. */
@@ -13,6 +13,14 @@ export interface EdgeNodeOptions {
   wss?: Endpoint & { certFile: string; keyFile: string };
   /** Core-facing UDP socket; default 127.0.0.1:0. Its advertised address is the edge's node id. */
   udp?: Endpoint;
+  /**
+   * How requests go to the cores: 'udp' (default) or 'tcp'. With tcp the edge also listens on TCP
+   * at the UDP socket's port, writes transport=tcp into Path and Record-Route, and expects every
+   * core to listen on TCP at the port it is listed with. TCP suits WebRTC: its SDP is often over
+   * the 1300 bytes RFC 3261 §18.1.1 allows on UDP, and many messages share one write under load.
+   * UDP stays open either way, for registrations made while the edge ran on UDP.
+   */
+  coreTransport?: CoreTransport;
   /** Cores to forward to (HOST:PORT, names resolved once at start). */
   cores: Endpoint[];
   /**
@@ -92,6 +100,7 @@ export function resolveEdgeOptions(o: EdgeNodeOptions): ResolvedEdgeOptions {
     ws: o.ws,
     wss: o.wss,
     udp: o.udp ?? { host: '127.0.0.1', port: 0 },
+    coreTransport: o.coreTransport ?? 'udp',
     cores: o.cores,
     peerCores: o.peerCores ?? [],
     metrics: o.metrics,
@@ -117,6 +126,7 @@ export function resolveEdgeOptions(o: EdgeNodeOptions): ResolvedEdgeOptions {
   for (const [name, v] of Object.entries(r)) {
     if (typeof v === 'number' && (!Number.isFinite(v) || v < 0)) throw new TypeError(`${name} must be a non-negative number`);
   }
+  if (r.coreTransport !== 'udp' && r.coreTransport !== 'tcp') throw new TypeError("coreTransport must be 'udp' or 'tcp'");
   if (r.maxMessageSize < 256) throw new TypeError('maxMessageSize must be at least 256 bytes');
   return r;
 }

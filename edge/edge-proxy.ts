@@ -2,14 +2,14 @@
  * The edge's proxy core: the transaction user that decides where each message goes.
  *
  * Browser → core: loose-route past our own Route entries, Path on REGISTER, double Record-Route on
- * dialog-creating requests, then a client transaction over UDP to the core chosen by Call-ID (UDP
- * needs the retransmissions a browser on a reliable transport will never send). A core that stays
+ * dialog-creating requests, then a client transaction over UDP or TCP to the core chosen by Call-ID
+ * (UDP needs the retransmissions a browser on a reliable transport will never send). A core that stays
  * silent or refuses the send gets the request taken away and re-sent, new branch, to the next core.
  *
  * Core → browser: our Route entries popped; the flow token in one of them names the connection. A
  * token that does not verify is refused (403), one for a flow that is gone gets 430 Flow Failed
- * (RFC 5626 §5.3). Everything that arrives over UDP gets a server transaction, which absorbs the
- * core's retransmissions.
+ * (RFC 5626 §5.3). Everything that arrives from a core gets a server transaction, which absorbs the
+ * core's retransmissions over UDP.
  */
 import type { Logger } from 'pino';
 import { createResponse } from '../sip/message/factory.js';
@@ -202,9 +202,9 @@ export class EdgeProxy implements TransactionUser {
     f.responded = false;
     f.provisional = false;
     const request = f.template.clone();
-    const { udp } = this.#o.identity;
-    addVia(request, { transport: 'UDP', host: uriHost(udp.host), port: udp.port, branch: generateBranch(), rport: true });
-    const target: TransportTarget = { protocol: 'udp', host: core.address.host, port: core.address.port };
+    const { udp, coreTransport = 'udp' } = this.#o.identity;
+    addVia(request, { transport: coreTransport.toUpperCase(), host: uriHost(udp.host), port: udp.port, branch: generateBranch(), rport: true });
+    const target: TransportTarget = { protocol: coreTransport, host: core.address.host, port: core.address.port };
     f.client = this.#startClient(f, request, target, attempt);
   }
 
@@ -511,9 +511,9 @@ export class EdgeProxy implements TransactionUser {
     const core = named?.usable ? named : this.#o.cores.pick(ack.callId);
     if (!core) return;
     const seed = statelessBranchSeed(ack);
-    const { udp } = this.#o.identity;
-    addVia(ack, { transport: 'UDP', host: uriHost(udp.host), port: udp.port, branch: generateBranch(seed), rport: true });
-    this.layer.send(ack, { protocol: 'udp', host: core.address.host, port: core.address.port }).catch(() => undefined);
+    const { udp, coreTransport = 'udp' } = this.#o.identity;
+    addVia(ack, { transport: coreTransport.toUpperCase(), host: uriHost(udp.host), port: udp.port, branch: generateBranch(seed), rport: true });
+    this.layer.send(ack, { protocol: coreTransport, host: core.address.host, port: core.address.port }).catch(() => undefined);
   }
 
   #ackDown(ack: SipRequest): void {

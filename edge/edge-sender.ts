@@ -1,6 +1,6 @@
 /**
- * The edge's two ways out, behind the one `send(message, target)` the transaction layer knows: UDP
- * to the cores, and a browser's flow for ws/wss targets. A WebSocket target names its flow by
+ * The edge's ways out, behind the one `send(message, target)` the transaction layer knows: UDP or
+ * TCP to the cores, and a browser's flow for ws/wss targets. A WebSocket target names its flow by
  * connectionId; the edge never opens a connection towards a browser (RFC 5626: a flow that is gone
  * is gone), so a missing flow is an error the transaction turns into 430/503 handling.
  */
@@ -8,17 +8,20 @@ import { isUtf8 } from 'node:buffer';
 import type { SipMessage } from '../sip/message/model.js';
 import { TransportError } from '../sip/transport/errors.js';
 import type { TransportTarget } from '../sip/transport/transport.js';
+import type { TcpTransport } from '../sip/transport/tcp-transport.js';
 import type { UdpTransport } from '../sip/transport/udp-transport.js';
 import type { FlowTable } from './flow-table.js';
 import type { EdgeMetrics, Side } from './metrics.js';
 
 export class EdgeSender {
   readonly #udp: UdpTransport;
+  readonly #tcp: TcpTransport | undefined;
   readonly #flows: FlowTable;
   readonly #metrics: EdgeMetrics;
 
-  constructor(udp: UdpTransport, flows: FlowTable, metrics: EdgeMetrics) {
+  constructor(udp: UdpTransport, tcp: TcpTransport | undefined, flows: FlowTable, metrics: EdgeMetrics) {
     this.#udp = udp;
+    this.#tcp = tcp;
     this.#flows = flows;
     this.#metrics = metrics;
   }
@@ -28,6 +31,11 @@ export class EdgeSender {
     if (target.protocol === 'udp') {
       const pending = this.#udp.send(data, target);
       this.#count('udp', data);
+      return pending;
+    }
+    if (target.protocol === 'tcp' && this.#tcp) {
+      const pending = this.#tcp.send(data, target);
+      this.#count('tcp', data);
       return pending;
     }
     if (target.protocol === 'ws' || target.protocol === 'wss') {

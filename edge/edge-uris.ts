@@ -13,11 +13,15 @@ export interface Endpoint {
 
 /** Where this edge can be reached, as written into URIs (advertised, not necessarily bound, addresses). */
 export interface EdgeIdentity {
-  /** Core-facing UDP address; also the node id cores route on. */
+  /** Core-facing address (UDP, and TCP on the same port when coreTransport is tcp); also the node id cores route on. */
   udp: Endpoint;
+  /** How the edge and the cores reach each other; written into Path, Record-Route and Via. Default udp. */
+  coreTransport?: CoreTransport;
   ws?: Endpoint;
   wss?: Endpoint;
 }
+
+export type CoreTransport = 'udp' | 'tcp';
 
 /** IPv6 literals go in brackets inside a URI (RFC 3261 §19.1.1 IPv6reference). */
 export function uriHost(host: string): string {
@@ -34,12 +38,12 @@ function bare(host: string): string {
  * registrar the edge supports outbound, and is only added when the UA asked for it.
  */
 export function pathUri(token: string, id: EdgeIdentity, outbound: boolean): string {
-  return `<sip:${token}@${uriHost(id.udp.host)}:${id.udp.port};transport=udp;lr${outbound ? ';ob' : ''}>`;
+  return `<sip:${token}@${uriHost(id.udp.host)}:${id.udp.port};transport=${id.coreTransport ?? 'udp'};lr${outbound ? ';ob' : ''}>`;
 }
 
 /** The core-facing Record-Route: what the far end's route set reaches the edge by. */
 export function coreSideRecordRoute(id: EdgeIdentity): string {
-  return `<sip:${uriHost(id.udp.host)}:${id.udp.port};transport=udp;lr>`;
+  return `<sip:${uriHost(id.udp.host)}:${id.udp.port};transport=${id.coreTransport ?? 'udp'};lr>`;
 }
 
 /**

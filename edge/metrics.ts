@@ -32,7 +32,7 @@ export const REFUSAL_CAUSES = [
   'flow-failed',
   /** A request from the core side naming no flow of ours. */
   'no-flow',
-  /** A UDP request from an address that is not one of our cores. */
+  /** A UDP or TCP request from an address that is not one of our cores. */
   'unknown-peer',
   /** No healthy core to forward to: 503. */
   'no-core',
@@ -49,7 +49,7 @@ export const CLOSE_REASONS = [
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 
 /** Which side of the edge a message crossed. */
-export type Side = 'ws' | 'udp';
+export type Side = 'ws' | 'udp' | 'tcp';
 
 const KNOWN_METHODS = new Set([
   'INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER',

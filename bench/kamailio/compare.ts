@@ -21,6 +21,7 @@
  * two shared cores takes seconds to compile the hot paths), SIPFLOW_BENCH_UAS (100 REGISTER UAs),
  * SIPFLOW_BENCH_PAIRS (50 call pairs), SIPFLOW_BENCH_FLOWS (10000 idle flows; 50000 is tried
  * too when `ulimit -n` allows), SIPFLOW_BENCH_WORKERS (1 load-generator thread),
+ * SIPFLOW_BENCH_CORE_TRANSPORT (tcp: how sipflow's edges reach its cores; udp is the other choice),
  * SIPFLOW_BENCH_IDLE_HOLD (35 s: idle flows are held past Timer J before memory is read),
  * SIPFLOW_BENCH_WRITE=0 (do not touch BENCHMARKS.md), SIPFLOW_BENCH_HEAP_SNAPSHOTS=<dir> (idle: the
  * sipflow nodes write a V8 heap snapshot at each memory reading).
@@ -49,6 +50,8 @@ export interface Settings {
   pairs: number;
   flows: number[];
   workers: number;
+  /** How sipflow's edges reach its cores. */
+  coreTransport: 'udp' | 'tcp';
   write: boolean;
 }
 
@@ -150,6 +153,7 @@ export function settingsFromEnv(): Settings {
     pairs: envInt('SIPFLOW_BENCH_PAIRS', 50, 2500),
     flows: flowsEnv ? flowsEnv.split(',').map((f) => Math.min(Math.max(1, Math.floor(Number(f) || 0)), 100_000)) : [10_000, 50_000],
     workers: envInt('SIPFLOW_BENCH_WORKERS', 1, 2),
+    coreTransport: process.env.SIPFLOW_BENCH_CORE_TRANSPORT === 'udp' ? 'udp' : 'tcp',
     write: process.env.SIPFLOW_BENCH_WRITE !== '0',
   };
 }
@@ -230,6 +234,7 @@ class Runner {
     if (system === 'kamailio') return startKamailio({ logDir: dir });
     return startSipflow({
       edges: o.edges,
+      coreTransport: this.s.coreTransport,
       ...(o.cores ? { cores: o.cores } : {}),
       store: o.store ?? 'memory',
       logDir: dir,

@@ -236,6 +236,8 @@ export interface SipflowOptions {
    * Call-ID to one of them, so a UA's refreshes stay on one core and the memory store suffices.
    */
   cores?: 1 | 2;
+  /** How the edges reach the cores (`--core-transport`); each core listens on TCP too at its UDP port. */
+  coreTransport?: 'udp' | 'tcp';
   store: 'memory' | 'cassandra';
   cassandra?: { contact: string; dc: string; keyspace: string; consistency: string };
   /** Write a .cpuprofile per node into this folder (node --cpu-prof). */
@@ -272,6 +274,8 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
         'core',
         '--udp',
         `${HOST}:${port}`,
+        '--tcp',
+        `${HOST}:${port}`,
         '--domain',
         DOMAIN,
         '--store',
@@ -303,6 +307,8 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
         `${HOST}:${e.udp}`,
         '--core',
         corePorts.map((p) => `${HOST}:${p}`).join(','),
+        '--core-transport',
+        o.coreTransport ?? 'udp',
         // A benchmark client is one IP with thousands of flows sending as fast as it is answered.
         '--max-flows-per-ip',
         '0',

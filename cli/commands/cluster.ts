@@ -15,6 +15,7 @@ export const clusterSchema = z.object({
   coreBasePort: portNumber.default(5060),
   edgeWsBasePort: portNumber.default(8081),
   edgeUdpBasePort: portNumber.default(5080),
+  coreTransport: z.enum(['udp', 'tcp']).default('tcp'),
   metricsBasePort: portNumber.default(9100),
   demoPort: portNumber.default(8080),
   auth: onOff.default('on'),
@@ -33,6 +34,7 @@ export function register(program: Command): void {
     .option('--core-base-port <port>', 'UDP port of core 1; core i listens on base+2(i-1) (default 5060)')
     .option('--edge-ws-base-port <port>', 'WebSocket port of edge 1 (default 8081)')
     .option('--edge-udp-base-port <port>', 'UDP port of edge 1 towards the cores (default 5080)')
+    .option('--core-transport <udp|tcp>', 'how edges reach cores (default tcp; cores listen on both at their port)')
     .option('--metrics-base-port <port>', 'metrics/status port of core 1; edges at base+50 (default 9100)')
     .option('--demo-port <port>', 'web demo HTTP port (default 8080)')
     .option('--auth <on|off>', 'digest authentication (default on)')

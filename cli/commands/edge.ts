@@ -15,6 +15,7 @@ const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filte
 export const edgeSchema = z.object({
   ws: hostPortSchema,
   udp: hostPortSchema.default('127.0.0.1:0'),
+  coreTransport: z.enum(['udp', 'tcp']).default('udp'),
   wss: hostPortSchema.optional(),
   cert: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
@@ -46,9 +47,10 @@ export type EdgeCliOptions = z.infer<typeof edgeSchema>;
 export function register(program: Command): void {
   program
     .command('edge')
-    .description('WebSocket edge node: browsers (SIP over WebSocket, RFC 7118) in front, cores over UDP behind')
+    .description('WebSocket edge node: browsers (SIP over WebSocket, RFC 7118) in front, cores over UDP or TCP behind')
     .option('--ws <host:port>', 'WebSocket listen address (required); env SIPFLOW_WS')
     .option('--udp <host:port>', 'core-facing UDP address, also the edge node id (default 127.0.0.1:0)')
+    .option('--core-transport <udp|tcp>', 'how requests go to the cores; tcp also listens on TCP at the --udp port, and every core must listen on TCP at its listed port (default udp)')
     .option('--wss <host:port>', 'TLS WebSocket listen address (needs --cert and --key)')
     .option('--cert <file>', 'PEM certificate for --wss')
     .option('--key <file>', 'PEM private key for --wss')
@@ -78,6 +80,7 @@ export function register(program: Command): void {
         const edge = new EdgeNode({
           ws: o.ws,
           udp: o.udp,
+          coreTransport: o.coreTransport,
           ...(o.wss && o.cert && o.key ? { wss: { ...o.wss, certFile: o.cert, keyFile: o.key } } : {}),
           cores: o.core,
           ...(o.peerCore ? { peerCores: o.peerCore } : {}),
@@ -109,6 +112,7 @@ export function register(program: Command): void {
             ws: formatHostPort(addresses.ws),
             wss: addresses.wss && formatHostPort(addresses.wss),
             udp: formatHostPort(addresses.udp),
+            tcp: addresses.tcp && formatHostPort(addresses.tcp),
             metrics: addresses.metrics && formatHostPort(addresses.metrics),
             cores: o.core.map(formatHostPort),
             uws: edge.uws.implementation,

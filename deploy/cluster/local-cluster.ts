@@ -33,6 +33,8 @@ export interface LocalClusterOptions {
   coreBasePort: number;
   edgeWsBasePort: number;
   edgeUdpBasePort: number;
+  /** How edges reach cores; every core listens on TCP at its UDP port either way. */
+  coreTransport: 'udp' | 'tcp';
   metricsBasePort: number;
   demoPort: number;
   auth: boolean;
@@ -147,7 +149,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
       const udp: HostPort = { host: o.host, port: corePorts[i]! };
       const metrics: HostPort = { host: o.host, port: o.metricsBasePort + i };
       if (o.store === 'memory') {
-        const node = new CoreNode({ udp, domain: o.domain, aliases: [], auth: o.auth, secrets: [secret], metrics, trustedSources: trusted.split(','), version: 'local', ...(rtpengine ? { rtpengine: [rtpengine] } : {}) }, { store, log: o.log.child({ node: `core-${i + 1}` }) });
+        const node = new CoreNode({ udp, tcp: udp, domain: o.domain, aliases: [], auth: o.auth, secrets: [secret], metrics, trustedSources: trusted.split(','), version: 'local', ...(rtpengine ? { rtpengine: [rtpengine] } : {}) }, { store, log: o.log.child({ node: `core-${i + 1}` }) });
         await node.start();
         inProcessCores.push(node);
         stops.push(() => node.stop());
@@ -158,7 +160,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
         const p = await sup.start({
           name: `core-${i + 1}`,
           command: process.execPath,
-          args: [...NODE_FLAGS, bin, 'core', '--udp', formatHostPort(udp), '--domain', o.domain, '--store', 'cassandra', '--cassandra', `${spec.ip}:${spec.cqlPort}`, '--dc', spec.dc, '--consistency', 'LOCAL_QUORUM', '--auth', o.auth ? 'on' : 'off', '--metrics', formatHostPort(metrics), '--trusted', trusted, ...(rtpengine ? ['--rtpengine', formatHostPort(rtpengine)] : [])],
+          args: [...NODE_FLAGS, bin, 'core', '--udp', formatHostPort(udp), '--tcp', formatHostPort(udp), '--domain', o.domain, '--store', 'cassandra', '--cassandra', `${spec.ip}:${spec.cqlPort}`, '--dc', spec.dc, '--consistency', 'LOCAL_QUORUM', '--auth', o.auth ? 'on' : 'off', '--metrics', formatHostPort(metrics), '--trusted', trusted, ...(rtpengine ? ['--rtpengine', formatHostPort(rtpengine)] : [])],
           env: { SIPFLOW_SECRET: secret },
           readyWhen: /core ready/,
           readyTimeoutMs: 60_000,
@@ -174,7 +176,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
       const p = await sup.start({
         name: `edge-${j + 1}`,
         command: process.execPath,
-        args: [...NODE_FLAGS, bin, 'edge', '--ws', formatHostPort(ws), '--udp', formatHostPort(udp), '--core', coreList, '--metrics', formatHostPort(metrics)],
+        args: [...NODE_FLAGS, bin, 'edge', '--ws', formatHostPort(ws), '--udp', formatHostPort(udp), '--core-transport', o.coreTransport, '--core', coreList, '--metrics', formatHostPort(metrics)],
         env: { SIPFLOW_SECRET: secret },
         readyWhen: /ready/i,
         readyTimeoutMs: 30_000,

@@ -35,6 +35,11 @@ export interface TcpTransportOptions {
   parseLimits?: Partial<ParseLimits>;
   /** Validate each message's main headers up front (see UdpTransportOptions.validate). Default false. */
   validate?: boolean;
+  /**
+   * Which peers may connect, by remote address; others are closed on accept. A listener only its
+   * neighbours use (an edge's, for its cores) must not let strangers take its connection slots.
+   */
+  acceptFrom?: (remoteAddress: string) => boolean;
   handler?: TransportHandler;
 }
 
@@ -56,8 +61,11 @@ export class TcpTransport implements Transport {
   readonly #maxWriteBuffer: number;
   readonly #parseLimits: Partial<ParseLimits> | undefined;
   readonly #validate: boolean;
+  readonly #acceptFrom: ((remoteAddress: string) => boolean) | undefined;
   #handler: TransportHandler | undefined;
   #closed = false;
+  /** The one local address outbound connections start from; undefined when bound to a wildcard. */
+  readonly #bindHost: string | undefined;
   #address: { address: string; port: number; family: 'IPv4' | 'IPv6' };
 
   static async listen(options: TcpTransportOptions = {}): Promise<TcpTransport> {
@@ -83,6 +91,8 @@ export class TcpTransport implements Transport {
     this.#maxWriteBuffer = options.maxWriteBuffer ?? 1024 * 1024;
     this.#parseLimits = options.parseLimits;
     this.#validate = options.validate ?? false;
+    this.#acceptFrom = options.acceptFrom;
+    this.#bindHost = host === '0.0.0.0' || host === '::' || !net.isIP(host) ? undefined : host;
     const a = server?.address();
     this.#address =
       a && typeof a === 'object'
@@ -155,7 +165,11 @@ export class TcpTransport implements Transport {
   }
 
   #connect(target: TransportTarget): TcpConnection {
-    const socket = net.connect({ host: unbracket(target.host), port: target.port });
+    const host = unbracket(target.host);
+    // From the address we listen on, when it is one address: a peer that admits its neighbours by
+    // source address (an edge admits its cores) must see the same address as our UDP and Via.
+    const local = this.#bindHost !== undefined && net.isIP(host) === net.isIP(this.#bindHost) ? { localAddress: this.#bindHost } : {};
+    const socket = net.connect({ host, port: target.port, ...local });
     const conn = this.#adopt(socket, 'outbound');
     this.#index(conn, remoteKey(target.host, target.port));
     socket.setTimeout(this.#connectTimeoutMs);
@@ -170,7 +184,7 @@ export class TcpTransport implements Transport {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closed || this.#byId.size >= this.#maxConnections) {
+    if (this.#closed || this.#byId.size >= this.#maxConnections || (this.#acceptFrom && !this.#acceptFrom(normalizeAddress(socket.remoteAddress ?? '')))) {
       socket.destroy();
       return;
     }

@@ -110,8 +110,8 @@ const VOCABULARY: Record<string, Record<string, readonly string[]>> = {
   sipflow_core_rtpengine_commands_total: { outcome: ['ok', 'error'] },
   sipflow_core_messages_received_total: { kind: ['request', 'response'] },
   sipflow_core_retransmissions_total: { direction: ['sent', 'absorbed'] },
-  sipflow_edge_messages_in_total: { side: ['ws', 'udp'] },
-  sipflow_edge_messages_out_total: { side: ['ws', 'udp'] },
+  sipflow_edge_messages_in_total: { side: ['ws', 'udp', 'tcp'] },
+  sipflow_edge_messages_out_total: { side: ['ws', 'udp', 'tcp'] },
 };
 
 /** Problems with the metrics one PromQL expression names; [] when all is well. */
@@ -316,6 +316,12 @@ function sipflowContainers(t: Test, objects: K8sObject[]): SipflowContainer[] {
     const udp = parseHostPort(flags.udp ?? '');
     t.equal(udp?.host, SAMPLE_FIELDS['status.podIP'], `${id}: --udp binds the pod's own address`);
     t.equal(ports.get('sip-udp'), udp?.port, `${id}: the sip-udp port is the --udp port`);
+    // Edges reach cores over TCP at the cores' UDP port (--core-transport tcp, the chart's default).
+    const overTcp = role === 'core' ? flags.tcp !== undefined : flags.coreTransport === 'tcp';
+    if (overTcp) {
+      t.equal(parseHostPort(flags.tcp ?? flags.udp ?? '')?.port, udp?.port, `${id}: TCP listens at the --udp port`);
+      t.equal(ports.get('sip-tcp'), udp?.port, `${id}: the sip-tcp port is the --udp port`);
+    }
     out.push({ owner: w, role, flags, env, container: c });
   }
   return out;
@@ -708,6 +714,8 @@ t.test('systemd units', async (t) => {
     const edge = resolveOptions(edgeSchema, { flags: {}, env, file, section: 'edge' });
     t.same(edge.core.map((c) => `${c.host}:${c.port}`), [`${core.udp.host}:${core.udp.port}`, '192.0.2.11:5060'], 'edge: forwards to the core of this config');
     t.ok(core.trusted.includes(edge.udp.host), 'core: the edge is a trusted source');
+    t.equal(edge.coreTransport, 'tcp', 'edge: reaches the cores over TCP');
+    t.same(core.tcp, core.udp, 'core: listens on TCP where the edges look for it, at its UDP address');
     t.throws(() => resolveOptions(coreOptionsSchema, { flags: {}, env, file: { core: { ...(file.core as object), consistency: 'SOMETIMES' } }, section: 'core' }), 'a bad value would be caught');
   });
 

@@ -19,6 +19,9 @@ t.test('Path and Record-Route URIs', async (t) => {
   t.equal(pathUri('TOK', id, false), '<sip:TOK@10.1.1.1:5070;transport=udp;lr>');
   t.equal(pathUri('TOK', id, true), '<sip:TOK@10.1.1.1:5070;transport=udp;lr;ob>');
   t.equal(coreSideRecordRoute(id), '<sip:10.1.1.1:5070;transport=udp;lr>');
+  // With cores over TCP the same address, another transport: cores reach the edge as it reaches them.
+  t.equal(pathUri('TOK', { ...id, coreTransport: 'tcp' }, true), '<sip:TOK@10.1.1.1:5070;transport=tcp;lr;ob>');
+  t.equal(coreSideRecordRoute({ ...id, coreTransport: 'tcp' }), '<sip:10.1.1.1:5070;transport=tcp;lr>');
   t.equal(wsSideRecordRoute('TOK', 'ws', id.ws), '<sip:TOK@edge.example.test:8080;transport=ws;lr;ob>');
   t.equal(wsSideRecordRoute('TOK', 'wss', id.wss), '<sip:TOK@edge.example.test:443;transport=wss;lr;ob>');
   t.equal(uriHost('::1'), '[::1]');

@@ -223,3 +223,52 @@ t.test('TCP: sends issued while a connection is still opening share it, in order
   t.same(evs.map((e) => e.message.body.toString()), ['n1', 'n2', 'n3']);
   t.equal(a.transport.connectionCount, 1);
 });
+
+t.test('TCP: messages sent in one turn of the event loop leave in one write, in order', async (t) => {
+  const a = await server(t);
+  const c = await rawClient(t, a.transport.localPort);
+  const [open] = await a.events.waitFor('open');
+  // Count what the stream hands to libuv: each call is one write(v) syscall.
+  const proto = net.Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+  const original = proto._writeGeneric;
+  let writes = 0;
+  proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
+    // Only the server's end of this connection (tap's own output is a socket too).
+    if (this.remotePort === c.socket.localPort) writes++;
+    return original.apply(this, args);
+  };
+  t.teardown(() => {
+    proto._writeGeneric = original;
+  });
+  const target = { protocol: 'tcp' as const, host: '127.0.0.1', port: 1, connectionId: open!.info.connectionId };
+  await Promise.all([1, 2, 3, 4, 5].map((i) => a.transport.send(Buffer.from(sipRequest('MESSAGE', `z9hG4bKbatch${i}`, `b${i}`)), target)));
+  t.equal(writes, 1, `five messages, ${writes} write(s)`);
+  await c.until(() => (c.state.data.match(/MESSAGE sip:/g) ?? []).length === 5);
+  t.same([...c.state.data.matchAll(/\r\n\r\n(b\d)/g)].map((m) => m[1]), ['b1', 'b2', 'b3', 'b4', 'b5'], 'all five, in order');
+  // A later turn writes again: the cork was released.
+  await a.transport.send(Buffer.from(sipRequest('MESSAGE', 'z9hG4bKbatch6', 'b6')), target);
+  await c.until(() => c.state.data.includes('\r\n\r\nb6'));
+  t.equal(writes, 2, `then one more write (${writes} in all)`);
+});
+
+t.test('TCP acceptFrom: a peer it does not name is closed on accept and takes no connection slot', async (t) => {
+  const { events, transport } = await server(t, { host: '127.0.0.1', acceptFrom: (ip) => ip === '127.0.0.1', maxConnections: 1 });
+  const stranger = net.connect({ host: '127.0.0.1', port: transport.localPort, localAddress: '127.0.0.9' });
+  stranger.on('error', () => {});
+  t.teardown(() => stranger.destroy());
+  await new Promise<void>((resolve) => stranger.once('close', () => resolve()));
+  t.equal(transport.connectionCount, 0, 'the stranger holds no connection');
+  t.equal(events.of('open').length, 0);
+  const friend = await rawClient(t, transport.localPort);
+  friend.socket.write(sipRequest('OPTIONS', 'z9hG4bKfriend'));
+  await events.waitFor('message');
+  t.equal(transport.connectionCount, 1, 'the named peer is served');
+});
+
+t.test('TCP: outbound connections start from the address the transport listens on', async (t) => {
+  const a = await server(t, { host: '127.0.0.7' });
+  const b = await server(t);
+  await a.transport.send(Buffer.from(sipRequest('OPTIONS', 'z9hG4bKfrom')), { protocol: 'tcp', host: '127.0.0.1', port: b.transport.localPort });
+  const [ev] = await b.events.waitFor('message');
+  t.equal(ev!.source.remoteAddress, '127.0.0.7', 'the peer sees the same address as our listener (and Via)');
+});

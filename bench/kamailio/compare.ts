@@ -473,7 +473,7 @@ function markdownSection(rep: ComparisonReport): string {
       `${rep.settings.reps} runs each, alternating, median shown; ${rep.settings.seconds} s closed loop after ${rep.settings.warmupSeconds} s unmeasured warm-up; ` +
       `${rep.settings.uas} REGISTER UAs, ${rep.settings.pairs} call pairs; idle flows read after ${rep.settings.idleHoldSeconds} s).`,
     `Kamailio 5.6 from Debian with bench/kamailio/kamailio.cfg (websocket + xhttp, usrloc db_mode 0, tm/rr, no auth, children=2, tcp_children=2, -m 1024 -M 16);`,
-    'sipflow: `sipflow core --store memory --auth off` and two `sipflow edge` processes (UDP scenarios: the core alone).',
+    `sipflow: \`sipflow core --store memory --auth off\` and two \`sipflow edge --core-transport ${rep.settings.coreTransport}\` processes, edges and core talking ${rep.settings.coreTransport.toUpperCase()} (UDP scenarios: the core alone).`,
     `Machine: 2 cores shared with other work; load average ${rep.machine.loadBefore} before, ${rep.machine.loadAfter} after; other processes kept a median ` +
       `${rep.machine.otherLoadMedian === undefined ? 'n/a' : `${(rep.machine.otherLoadMedian * 100).toFixed(0)} %`} of the machine busy during the measured phases.`,
     'Server CPU = utime + stime of every server process (Kamailio: all its processes; sipflow: every edge and core) during the measured phase, divided by the operations completed.',

@@ -1,8 +1,8 @@
 /**
  * The OPTIONS keepalive an edge sends each core (RFC 3261 §11: OPTIONS asks a server about itself;
  * any answer, even an error, proves it is there and speaking SIP). Sent in a real client
- * transaction, so it is retransmitted over UDP (a TCP probe opens the connection if it is down), with a deadline shorter than Timer F: a probe is
- * about being up now, not in 32 seconds.
+ * transaction, so it is retransmitted over UDP (over TCP it opens the connection again if it went
+ * down), with a deadline shorter than Timer F: a probe is about being up now, not in 32 seconds.
  */
 import { createRequest, generateCallId, generateTag } from '../sip/message/factory.js';
 import { generateBranch } from '../sip/message/proxy-helpers.js';

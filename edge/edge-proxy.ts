@@ -69,7 +69,6 @@ export class EdgeProxy implements TransactionUser {
     this.layer = new TransactionLayer({
       transport: options.sender,
       user: this,
-      trying: 'immediate',
       ...(options.timers ? { timers: options.timers } : {}),
     });
   }

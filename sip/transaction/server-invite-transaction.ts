@@ -13,10 +13,12 @@ import { backoff } from './timers.js';
 import type { TransactionContext } from './transaction.js';
 
 /**
- * When the transaction sends 100 Trying on its own: 'immediate' (what proxies do, it stops INVITE
- * retransmissions at once), 'deferred' (only if the TU has not responded within 200 ms), 'off'.
+ * When the transaction sends 100 Trying on its own: 'immediate' (it stops INVITE retransmissions
+ * at once), 'deferred' (only if the TU has not responded within 200 ms), 'off', or 'auto':
+ * immediate on an unreliable transport, deferred on a reliable one, where there are no
+ * retransmissions to stop and a TU that answers quickly (a proxy relaying a 180) makes it moot.
  */
-export type TryingPolicy = 'immediate' | 'deferred' | 'off';
+export type TryingPolicy = 'auto' | 'immediate' | 'deferred' | 'off';
 
 /** What an ACK that matched this transaction turned into. */
 export type AckDisposition = 'absorbed' | 'to-tu';
@@ -32,7 +34,7 @@ export class ServerInviteTransaction extends ServerTransaction {
   #timerG = 0;
   readonly #trying: TryingPolicy;
 
-  constructor(id: string, request: SipRequest, source: ReceivedFrom, responseTarget: TransportTarget, ctx: TransactionContext, trying: TryingPolicy = 'immediate') {
+  constructor(id: string, request: SipRequest, source: ReceivedFrom, responseTarget: TransportTarget, ctx: TransactionContext, trying: TryingPolicy = 'auto') {
     if (request.method !== 'INVITE') throw new TypeError(`ServerInviteTransaction needs an INVITE, got ${request.method}`);
     // "When a server transaction is constructed for a request, it enters the "Proceeding" state."
     super(id, request, source, responseTarget, 'proceeding', ctx);
@@ -47,7 +49,7 @@ export class ServerInviteTransaction extends ServerTransaction {
     // change it when forwarding).
     if (this.#trying === 'off') return;
     const trying = createResponse(this.request, 100, 'Trying');
-    if (this.#trying === 'immediate') this.#sendTrying(trying);
+    if (this.#trying === 'immediate' || (this.#trying === 'auto' && !this.reliable)) this.#sendTrying(trying);
     else this.startTimer('Trying', TRYING_DELAY_MS, () => this.#sendTrying(trying));
   }
 

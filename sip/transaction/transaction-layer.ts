@@ -36,7 +36,7 @@ export interface TransactionLayerOptions {
   clock?: Clock;
   /** T1, T2, T4 and Timer D overrides. */
   timers?: Partial<TimerSettings>;
-  /** 100 Trying for INVITE server transactions; default 'immediate'. */
+  /** 100 Trying for INVITE server transactions; default 'auto' (immediate on UDP, deferred on reliable transports). */
   trying?: TryingPolicy;
   observer?: TransactionObserver;
 }
@@ -55,7 +55,7 @@ export class TransactionLayer {
   constructor(options: TransactionLayerOptions) {
     this.#transport = options.transport;
     this.#user = options.user;
-    this.#trying = options.trying ?? 'immediate';
+    this.#trying = options.trying ?? 'auto';
     this.#userObserver = options.observer;
     this.timers = resolveTimerSettings(options.timers);
     const transport = this.#transport;

@@ -54,6 +54,22 @@ t.test('§17.2.1: deferred 100 Trying is sent only when the TU has not answered 
   t.same(statusesOf(off), []);
 });
 
+t.test("§17.2.1 'auto': 100 Trying at once over UDP; over a reliable transport only if the TU is silent for 200 ms", async (t) => {
+  const udp = make({ trying: 'auto' });
+  t.same(statusesOf(udp), [100], 'UDP: at once, to stop the retransmissions');
+
+  const quiet = make({ trying: 'auto', reliable: true });
+  t.same(statusesOf(quiet), [], 'TCP: nothing yet');
+  quiet.clock.advance(200);
+  t.same(statusesOf(quiet), [100], 'TCP: after 200 ms of silence');
+
+  const answered = make({ trying: 'auto', reliable: true });
+  answered.clock.advance(20);
+  answered.tx.respond(createResponse(answered.req, 180, undefined, { toTag: 'uas' }));
+  answered.clock.advance(1000);
+  t.same(statusesOf(answered), [180], 'TCP: a quick 180 makes the 100 moot');
+});
+
 t.test('§17.2.1: an INVITE retransmission in Proceeding MUST re-send the most recent provisional response', async (t) => {
   const env = make();
   env.tx.receiveRequest(request({ method: 'INVITE' }));

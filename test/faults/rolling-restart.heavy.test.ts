@@ -77,6 +77,7 @@ t.test('every node restarted in turn under load: zero bindings lost, every UA re
     t.equal(longCalls.length, LONG_CALLS, `${LONG_CALLS} long calls up, callees on both edges`);
     t.ok(new Set(longCalls.map((l) => l.calleeFirstEdge)).size === 2, 'callees of the long calls start on both edges');
 
+    const loadStarted = Date.now();
     const registers = new RegisterLoad(f.uas, { perSecond: REGISTER_RATE });
     const calls = new WsCallLoad(f.uas, f.uas, { perSecond: CALL_RATE, holdMs: 1000 });
     await sleep(5000);
@@ -102,6 +103,7 @@ t.test('every node restarted in turn under load: zero bindings lost, every UA re
     }
     const rollingSeconds = seconds(Date.now() - began);
     await Promise.all([registers.stop(), calls.stop()]);
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
 
     const longByes = await Promise.all(longCalls.map(async (l) => ({ ...l, status: await l.caller.hangup(l.leg).then((r) => r.status, (e: Error) => e.message) })));
     const longFailed = longByes.filter((l) => l.status !== 200);
@@ -112,7 +114,9 @@ t.test('every node restarted in turn under load: zero bindings lost, every UA re
 
     t.equal(f.gaveUp.length, 0, 'no UA gave up reconnecting');
     t.equal(f.readyCount, UAS, 'every UA is connected and registered at the end');
-    t.ok(registers.stats.ok > REGISTER_RATE * 20, `the REGISTER load was held (${registers.stats.ok} refreshed)`);
+    // The load ran for as long as the restarts took (faster machines, shorter runs): what counts is
+    // that it kept its rate throughout, not a fixed total.
+    t.ok(registers.stats.ok >= REGISTER_RATE * loadSeconds * 0.9, `the REGISTER load was held (${registers.stats.ok} refreshed in ${loadSeconds.toFixed(1)} s at ${REGISTER_RATE}/s)`);
 
     const after = await storedBindings({ contactPoint: cassandra.contactPoint, dc: cassandra.localDataCenter, keyspace });
     const byAor = new Map(after.map((b) => [b.aor, b]));

@@ -2,10 +2,10 @@
  * Building messages: responses to a request (RFC 3261 §8.2.6), new requests, tags and Call-IDs.
  */
 import { randomByte } from './random-pool.js';
-import type { SipRequest } from './model.js';
+import type { HeaderField, SipRequest } from './model.js';
 import type { SipUri } from '../grammar/uri.js';
-import { Request, Response, type HeaderInit } from './message.js';
-import { parseNameAddr } from '../grammar/name-addr.js';
+import { Field, Request, Response, type HeaderInit } from './message.js';
+import { headerKey } from './headers.js';
 
 const REASONS: Record<number, string> = {
   100: 'Trying', 180: 'Ringing', 181: 'Call Is Being Forwarded', 182: 'Queued', 183: 'Session Progress',
@@ -68,13 +68,22 @@ export interface CreateResponseOptions {
   body?: Buffer;
 }
 
-function hasTag(toValue: string): boolean {
+function hasTag(request: SipRequest, toValue: string): boolean {
   try {
-    return parseNameAddr(toValue).params.has('tag');
+    // Usually parsed and cached already: the transaction layer read To to match the request.
+    return request.to.params.has('tag');
   } catch {
     // A To we cannot parse (answering a broken request with 400): look for the text.
     return /;\s*tag\s*=/i.test(toValue);
   }
+}
+
+/**
+ * The request's own field where it is spelled the way a response writes it: the response shares
+ * it (fields never change) instead of copying and checking the text again.
+ */
+function copied(field: HeaderField, canonical: string): HeaderField | [string, string] {
+  return field instanceof Field && field.name === canonical ? field : [canonical, field.value];
 }
 
 /**
@@ -88,26 +97,35 @@ function hasTag(toValue: string): boolean {
  * exception of the 100 (Trying) response"); responses to one request must reuse one tag.
  */
 export function createResponse(request: SipRequest, status: number, reason?: string, opts: CreateResponseOptions = {}): Response {
-  const headers: [string, string][] = [];
-  for (const via of request.getAll('via')) headers.push(['Via', via]);
-  const from = request.get('from');
-  if (from !== undefined) headers.push(['From', from]);
-  let to = request.get('to');
-  if (to !== undefined) {
-    if (status > 100 && opts.toTag !== undefined && !hasTag(to)) {
-      to += ';tag=' + (opts.toTag === true ? generateTag() : opts.toTag);
+  const headers: Array<HeaderField | [string, string]> = [];
+  let from: HeaderField | undefined;
+  let to: HeaderField | undefined;
+  let callId: HeaderField | undefined;
+  let cseq: HeaderField | undefined;
+  let timestamp: HeaderField | undefined;
+  for (const f of request.headers) {
+    switch (f instanceof Field ? f.key : headerKey(f.name)) {
+      case 'via': headers.push(copied(f, 'Via')); break;
+      case 'from': from ??= f; break;
+      case 'to': to ??= f; break;
+      case 'call-id': callId ??= f; break;
+      case 'cseq': cseq ??= f; break;
+      case 'timestamp': timestamp ??= f; break;
+      default: break;
     }
-    headers.push(['To', to]);
   }
-  const callId = request.get('call-id');
-  if (callId !== undefined) headers.push(['Call-ID', callId]);
-  const cseq = request.get('cseq');
-  if (cseq !== undefined) headers.push(['CSeq', cseq]);
+  if (from !== undefined) headers.push(copied(from, 'From'));
+  if (to !== undefined) {
+    if (status > 100 && opts.toTag !== undefined && !hasTag(request, to.value)) {
+      headers.push(['To', to.value + ';tag=' + (opts.toTag === true ? generateTag() : opts.toTag)]);
+    } else {
+      headers.push(copied(to, 'To'));
+    }
+  }
+  if (callId !== undefined) headers.push(copied(callId, 'Call-ID'));
+  if (cseq !== undefined) headers.push(copied(cseq, 'CSeq'));
   // RFC 3261 §8.2.6.1: "If there is a Timestamp header field in the request, the 100 (Trying) MUST copy it".
-  if (status === 100) {
-    const ts = request.get('timestamp');
-    if (ts !== undefined) headers.push(['Timestamp', ts]);
-  }
+  if (status === 100 && timestamp !== undefined) headers.push(copied(timestamp, 'Timestamp'));
   if (opts.headers !== undefined) for (const [name, value] of opts.headers) headers.push([name, value]);
   return new Response(status, reason ?? defaultReason(status), headers, opts.body);
 }

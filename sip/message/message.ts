@@ -22,9 +22,13 @@ import { formatUri, parseUri } from '../grammar/uri.js';
 import { parseNameAddr, parseNameAddrList, parseNameAddrListRange, parseNameAddrRange } from '../grammar/name-addr.js';
 import { parseVia, parseViaRange } from '../grammar/via.js';
 
-/** A header field line plus its lookup key (see headerKey): what the message stores. */
+/**
+ * A header field line plus its lookup key (see headerKey): what the message stores. Fields do not
+ * change once the parser has built them (a message edits its list, never a field in it), so copies
+ * of a message share them.
+ */
 export class Field implements HeaderField {
-  name: string;
+  readonly name: string;
   /** headerKey(name), computed once. */
   readonly key: string;
   /** The value; for a field read from the wire, sliced out of src on first use. */
@@ -84,6 +88,11 @@ export type HeaderInit = Iterable<HeaderField | readonly [string, string]>;
 
 const EMPTY_BODY = Buffer.alloc(0);
 
+/** A clone owns its body bytes; an empty body has none to own. */
+function copyBody(body: Buffer): Buffer {
+  return body.length === 0 ? EMPTY_BODY : Buffer.from(body);
+}
+
 const SKELETON_KEYS = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
 /** Passed by the parser so the constructor adopts its Field array without copying or checking. */
@@ -110,6 +119,12 @@ function toFields(init: HeaderInit | undefined): Field[] {
   const out: Field[] = [];
   if (init === undefined) return out;
   for (const h of init) {
+    // A field of another message is checked already (the parser or a set() built it) and never
+    // changes: the new message shares it.
+    if (h instanceof Field) {
+      out.push(h);
+      continue;
+    }
     const name = Array.isArray(h) ? (h as readonly [string, string])[0] : (h as HeaderField).name;
     const value = Array.isArray(h) ? (h as readonly [string, string])[1] : (h as HeaderField).value;
     checkName(name);
@@ -519,7 +534,7 @@ export abstract class Message implements SipMessageBase {
   // ---- copying and serialising ---------------------------------------------------------------
 
   protected cloneFields(): Field[] {
-    return this.#fields.map((f) => new Field(f.name, f.value, f.key));
+    return this.#fields.slice();
   }
 
   /**
@@ -684,7 +699,7 @@ export class Request extends Message implements SipRequest {
   }
 
   clone(): this {
-    const copy = new Request(this.method, this.uriText, this.cloneFields(), Buffer.from(this.body), ADOPT);
+    const copy = new Request(this.method, this.uriText, this.cloneFields(), copyBody(this.body), ADOPT);
     this.copyEncodingTo(copy);
     return copy as this;
   }
@@ -725,7 +740,7 @@ export class Response extends Message implements SipResponse {
   }
 
   clone(): this {
-    const copy = new Response(this.status, this.reason, this.cloneFields(), Buffer.from(this.body), ADOPT);
+    const copy = new Response(this.status, this.reason, this.cloneFields(), copyBody(this.body), ADOPT);
     this.copyEncodingTo(copy);
     return copy as this;
   }

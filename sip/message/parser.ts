@@ -98,7 +98,9 @@ export interface HeaderEnd {
 export function findHeaderEnd(buf: Buffer, from: number, to = buf.length): HeaderEnd | undefined {
   const view = to === buf.length ? buf : buf.subarray(0, to);
   const a = view.indexOf(BUF_LF_CRLF, from);
-  const b = view.indexOf(BUF_LF_LF, from);
+  // A bare-LF end only counts when it comes first, so it is looked for before `a` alone: a stream
+  // buffer holding many CRLF messages would otherwise be scanned to its end once per message.
+  const b = (a < 0 ? view : buf.subarray(0, a + 1)).indexOf(BUF_LF_LF, from);
   if (b >= 0 && (a < 0 || b < a)) return { lastLf: b, bodyStart: b + 2 };
   if (a >= 0) return { lastLf: a, bodyStart: a + 3 };
   return undefined;
@@ -201,6 +203,11 @@ function parseHeaderLines(s: string, pos: number, limits: ParseLimits, st: State
     if (lineEnd > pos && s.charCodeAt(lineEnd - 1) === CR) lineEnd--;
     if (lineEnd === pos) return nl < len ? nl + 1 : -1; // the empty line
     if (lineEnd - pos > maxLine) throw fail('LINE_TOO_LONG', 'Header Line Too Long');
+    // A CR is only allowed before the LF (RFC 3261 §7.3: lines end in CRLF). One anywhere else
+    // would end the line for some readers and not for others; fields are copied into other
+    // messages as they are, so none may carry one.
+    const cr = s.indexOf('\r', pos);
+    if (cr >= 0 && cr < lineEnd) throw fail('BAD_HEADER', 'Bare CR In Header');
     const c0 = s.charCodeAt(pos);
     if (c0 === SP || c0 === HTAB) {
       if (last === undefined) throw fail('BAD_HEADER', 'Bad Header Folding');

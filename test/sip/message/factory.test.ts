@@ -125,3 +125,17 @@ t.test('createRequest builds a request from parts', async (t) => {
   t.ok(r.ok);
   if (r.ok) t.equal(r.message.callId, 'c');
 });
+
+t.test('a response shares the request’s fields where they are spelled canonically, and spells them canonically otherwise', async (t) => {
+  const compact = 'OPTIONS sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nf: <sip:a@b>;tag=1\r\nt: <sip:a@b>\r\ni: c1\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n';
+  const r = parseMessage(Buffer.from(compact));
+  if (!r.ok || r.message.kind !== 'request') return t.fail('does not parse');
+  const res = createResponse(r.message, 200, undefined, { toTag: 'x' });
+  t.same(res.headers.map((h) => h.name), ['Via', 'From', 'To', 'Call-ID', 'CSeq']);
+  t.equal(res.get('To'), '<sip:a@b>;tag=x');
+  const full = parseMessage(Buffer.from(compact.replace('v:', 'Via:').replace('i:', 'Call-ID:')));
+  if (!full.ok || full.message.kind !== 'request') return t.fail('does not parse');
+  const res2 = createResponse(full.message, 486);
+  t.equal(res2.headers[0], full.message.headers[0], 'the Via field object itself');
+  t.equal(res2.toString().split('\r\n')[1], 'Via: SIP/2.0/UDP h;branch=z9hG4bK1');
+});

@@ -247,3 +247,22 @@ t.test('WebSocket frames: ArrayBuffer (copied) and Uint8Array views are accepted
   padded.set(bytes, 2);
   t.equal(ok(padded.subarray(2, 2 + bytes.length)).body.toString(), 'hi');
 });
+
+t.test('RFC 3261 §7.3: a CR is only allowed before the LF; one inside a header line is refused', async (t) => {
+  const bad = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nSubject: one\rtwo\r\nContent-Length: 0\r\n\r\n';
+  const r = parseMessage(Buffer.from(bad));
+  t.equal(r.ok, false);
+  if (!r.ok) {
+    t.equal(r.error.code, 'BAD_HEADER');
+    t.ok(r.partial?.canReply, 'still answerable with 400');
+  }
+  const folded = 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nSubject: one\r\n two\rthree\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
+  t.equal(parseMessage(Buffer.from(folded)).ok, false, 'in a continuation line too');
+});
+
+t.test('findHeaderEnd: a bare-LF end counts only before the first CRLF end', async (t) => {
+  const two = Buffer.from('A: 1\r\n\r\nB: 2\n\n');
+  t.same(findHeaderEnd(two, 0), { lastLf: 5, bodyStart: 8 }, 'the CRLF end of the first message');
+  const lf = Buffer.from('A: 1\n\nB: 2\r\n\r\n');
+  t.same(findHeaderEnd(lf, 0), { lastLf: 4, bodyStart: 6 }, 'the bare-LF end that comes first');
+});

@@ -10,6 +10,9 @@
  *   udp-register  REGISTER over UDP to the core alone vs Kamailio's UDP listener
  *   udp-calls     UDP↔UDP calls through the core alone vs Kamailio
  *   cassandra     the register scenario with `--store cassandra` (Kamailio keeps usrloc in memory)
+ *   floor         the register load against servers that do no SIP at all (floor-node.ts): uWS echo
+ *                 (one hop, as Kamailio) and uWS → TCP → answer → uWS (sipflow's two hops). What
+ *                 the sockets alone cost per REGISTER on this machine, next to Kamailio's whole cost
  *   profile       the register scenario once more under `node --cpu-prof`: top costs by self time
  *                 (SIPFLOW_BENCH_PROFILE=calls profiles the calls scenario instead)
  *
@@ -33,10 +36,10 @@ import { join } from 'node:path';
 import { LoadGenerator, type LoadPlan, type LoadResult } from '../loadgen/load-generator.js';
 import { summarizeProfiles, type ProfileSummary } from './cpu-profile.js';
 import { cpuSeconds, loadAverage, machineCpu, memoryOf, nofileLimits, totalCpuSeconds, udpReceiveBufferErrors } from './proc-stats.js';
-import { DOMAIN, ensureKamailio, hookCleanup, PORTS, ROOT, startKamailio, startSipflow, unhookCleanup, type ServerSet } from './servers.js';
+import { DOMAIN, ensureKamailio, hookCleanup, PORTS, ROOT, startFloor, startKamailio, startSipflow, unhookCleanup, type ServerSet } from './servers.js';
 
 type System = 'sipflow' | 'kamailio';
-const SCENARIOS = ['register', 'register-2cores', 'calls', 'idle', 'udp-register', 'udp-calls', 'cassandra', 'profile'] as const;
+const SCENARIOS = ['register', 'register-2cores', 'calls', 'idle', 'udp-register', 'udp-calls', 'cassandra', 'floor', 'profile'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 export interface Settings {
@@ -214,6 +217,10 @@ interface CaseSpec {
   cpuProfDir?: string;
   /** sipflow core processes (default 1). */
   cores?: 1 | 2;
+  /** Instead of sipflow: the transport floor with this many hops (floor-node.ts). */
+  floorHops?: 1 | 2;
+  /** sipflow's edges in front of the floor's answering process instead of a sipflow core. */
+  floorCore?: boolean;
 }
 
 class Runner {
@@ -228,10 +235,11 @@ class Runner {
     this.logDir = mkdtempSync(join(tmpdir(), 'sipflow-vs-kamailio-'));
   }
 
-  async #servers(system: System, o: { edges: number; cores?: 1 | 2; store?: 'memory' | 'cassandra'; cassandra?: CaseSpec['cassandra']; cpuProfDir?: string; gcHook?: boolean; tag: string }): Promise<ServerSet> {
+  async #servers(system: System, o: { edges: number; cores?: 1 | 2; store?: 'memory' | 'cassandra'; cassandra?: CaseSpec['cassandra']; cpuProfDir?: string; gcHook?: boolean; floorHops?: 1 | 2; floorCore?: boolean; tag: string }): Promise<ServerSet> {
     const dir = join(this.logDir, o.tag);
     mkdirSync(dir, { recursive: true });
     if (system === 'kamailio') return startKamailio({ logDir: dir });
+    if (o.floorHops) return startFloor({ hops: o.floorHops, logDir: dir });
     return startSipflow({
       edges: o.edges,
       coreTransport: this.s.coreTransport,
@@ -241,13 +249,14 @@ class Runner {
       ...(o.cassandra ? { cassandra: { contact: o.cassandra.node.contact, dc: o.cassandra.node.dc, keyspace: o.cassandra.keyspace, consistency: 'LOCAL_ONE' } } : {}),
       ...(o.cpuProfDir ? { cpuProfDir: o.cpuProfDir } : {}),
       ...(o.gcHook ? { gcHook: true } : {}),
+      ...(o.floorCore ? { floorCore: true } : {}),
     });
   }
 
   /** Fresh servers, setup (connect + register everything), then the measured closed loop. */
   async loadCase(spec: CaseSpec, tag: string): Promise<Sample> {
     const edges = spec.transport === 'ws' ? 2 : 0;
-    const servers = await this.#servers(spec.system, { edges, tag, ...(spec.cores ? { cores: spec.cores } : {}), ...(spec.store ? { store: spec.store } : {}), ...(spec.cassandra ? { cassandra: spec.cassandra } : {}), ...(spec.cpuProfDir ? { cpuProfDir: spec.cpuProfDir } : {}) });
+    const servers = await this.#servers(spec.system, { edges, tag, ...(spec.floorHops ? { floorHops: spec.floorHops } : {}), ...(spec.floorCore ? { floorCore: true } : {}), ...(spec.cores ? { cores: spec.cores } : {}), ...(spec.store ? { store: spec.store } : {}), ...(spec.cassandra ? { cassandra: spec.cassandra } : {}), ...(spec.cpuProfDir ? { cpuProfDir: spec.cpuProfDir } : {}) });
     try {
       const plan: LoadPlan = {
         mode: spec.mode,
@@ -624,6 +633,32 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
       });
       report.rows.push(...loadRows('REGISTER over WS, sipflow Cassandra store', 'REGISTER/s', 'REGISTER', r.sipflow, r.kamailio, { cassandra: true }));
       report.notes.push('Cassandra scenario: sipflow stores registrations in a single local Cassandra node (LOCAL_ONE, a fresh keyspace per run) on the same two cores, which may also be serving other work on this machine; Kamailio keeps usrloc in memory as in the first scenario.');
+    });
+    if (has('floor')) await guard('floor', async () => {
+      log('== REGISTER over WebSocket against the transport floor (no SIP processing)');
+      const cases = {
+        one: { spec: { system: 'sipflow', mode: 'register', transport: 'ws', floorHops: 1 }, name: 'one hop' },
+        two: { spec: { system: 'sipflow', mode: 'register', transport: 'ws', floorHops: 2 }, name: 'two hops' },
+        edges: { spec: { system: 'sipflow', mode: 'register', transport: 'ws', floorCore: true }, name: 'sipflow edges + answering core' },
+        kamailio: { spec: { system: 'kamailio', mode: 'register', transport: 'ws' }, name: 'Kamailio' },
+      } satisfies Record<string, { spec: CaseSpec; name: string }>;
+      const names = Object.keys(cases) as Array<keyof typeof cases>;
+      const runs = Object.fromEntries(names.map((n) => [n, [] as Sample[]])) as Record<keyof typeof cases, Sample[]>;
+      for (let rep = 0; rep < settings.reps; rep++) {
+        for (const [i] of names.entries()) {
+          const which = names[(i + rep) % names.length]!;
+          const started = Date.now();
+          const r = await runner.loadCase(cases[which].spec, `floor-${which}-${rep + 1}`);
+          runs[which].push(r);
+          log(`  floor: ${cases[which].name} #${rep + 1}: ${brief(r)} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        }
+      }
+      const km = runs.kamailio;
+      report.rows.push(
+        ...loadRows('Transport floor, one hop (uWS echo, no SIP)', 'REGISTER/s', 'REGISTER', runs.one, km).slice(0, 2),
+        ...loadRows('Transport floor, two hops (uWS → TCP → answer → uWS, no SIP)', 'REGISTER/s', 'REGISTER', runs.two, km).slice(0, 2),
+        ...loadRows('sipflow edges in front of the floor\'s answering core', 'REGISTER/s', 'REGISTER', runs.edges, km).slice(0, 4),
+      );
     });
     if (has('profile')) await guard('profile', async () => {
       const mode = process.env.SIPFLOW_BENCH_PROFILE === 'calls' ? 'calls' : 'register';

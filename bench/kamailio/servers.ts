@@ -34,6 +34,7 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const ROOT = fileURLToPath(new URL(here.includes('/dist/') ? '../../../' : '../../', import.meta.url));
 /** kamailio.cfg lives in the source tree only (tsc copies no .cfg into dist/). */
 export const KAMAILIO_CFG = join(ROOT, 'bench', 'kamailio', 'kamailio.cfg');
+const FLOOR_NODE = fileURLToPath(new URL(`./floor-node.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 const GC_PRELOAD = fileURLToPath(new URL(`./gc-on-signal.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export interface V8Memory {
@@ -63,7 +64,7 @@ function lastV8Memory(logFile: string): V8Memory | undefined {
 }
 
 export interface ServerSet {
-  system: 'sipflow' | 'kamailio';
+  system: 'sipflow' | 'kamailio' | 'floor';
   /** Every server process whose CPU and memory count. */
   pids: number[];
   /** Pids by role, for a breakdown (sipflow: core, edges; kamailio: all). */
@@ -244,6 +245,11 @@ export interface SipflowOptions {
   cpuProfDir?: string;
   /** Load the SIGUSR2 → gc() hook (idle-flow memory). */
   gcHook?: boolean;
+  /**
+   * Instead of the sipflow core, the floor's answering process (floor-node.ts `answer`): what the
+   * edges cost when whatever is behind them costs nothing. Needs coreTransport tcp.
+   */
+  floorCore?: boolean;
   logDir: string;
 }
 
@@ -256,6 +262,8 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
     ...NODE_FLAGS,
     ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(o.cpuProfDir, name)}`] : []),
     ...(o.gcHook ? ['--expose-gc', `--import=${GC_PRELOAD}`] : []),
+    // SIPFLOW_BENCH_NODE_FLAGS: more flags for the sipflow nodes (e.g. --trace-gc while looking into a profile).
+    ...(process.env.SIPFLOW_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
   ];
   const env = { ...process.env, NODE_OPTIONS: '' };
   const started: Spawned[] = [];
@@ -265,7 +273,10 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
   };
   const corePorts = o.cores === 2 ? [PORTS.core, PORTS.core2] : [PORTS.core];
   try {
-    for (const [i, port] of corePorts.entries()) {
+    if (o.floorCore) {
+      started.push(await start(process.execPath, [...NODE_FLAGS, FLOOR_NODE, 'answer', String(PORTS.core)], { logFile: join(o.logDir, 'answer.log'), ready: /floor ready/, timeoutMs: 20_000, env }));
+    }
+    for (const [i, port] of (o.floorCore ? [] : corePorts).entries()) {
       const coreArgs = [
         ...nodeFlags(i === 0 ? 'core' : `core${i + 1}`),
         bin,
@@ -323,8 +334,9 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
     await stopAll();
     throw err;
   }
-  const cores = started.slice(0, corePorts.length).map((s) => s.pid);
-  const edges = started.slice(corePorts.length).map((s) => s.pid);
+  const coreCount = o.floorCore ? 1 : corePorts.length;
+  const cores = started.slice(0, coreCount).map((s) => s.pid);
+  const edges = started.slice(coreCount).map((s) => s.pid);
   return {
     system: 'sipflow',
     pids: [...cores, ...edges],
@@ -359,6 +371,46 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
         sum.externalKiB += m.externalKiB;
       });
       return out;
+    },
+    stop: stopAll,
+  };
+}
+
+// ---- the transport floor -------------------------------------------------------------------------
+
+/**
+ * The floor (floor-node.ts): 'one-hop' is two uWS echo processes on the edges' WebSocket ports;
+ * 'two-hop' is two uWS relay processes there, each with a TCP connection to one answering process
+ * on the core's port. Same node flags as the sipflow nodes, same ports, same load.
+ */
+export async function startFloor(o: { hops: 1 | 2; logDir: string }): Promise<ServerSet> {
+  for (const e of PORTS.edges) await assertTcpFree(e.ws);
+  const env = { ...process.env, NODE_OPTIONS: '' };
+  const started: Spawned[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of [...started].reverse()) await stopPid(s);
+  };
+  const run = async (name: string, args: string[]): Promise<void> => {
+    started.push(await start(process.execPath, [...NODE_FLAGS, FLOOR_NODE, ...args], { logFile: join(o.logDir, `${name}.log`), ready: /floor ready/, timeoutMs: 20_000, env }));
+  };
+  try {
+    if (o.hops === 2) await run('answer', ['answer', String(PORTS.core)]);
+    for (const [i, e] of PORTS.edges.entries()) {
+      await run(`edge${i + 1}`, o.hops === 2 ? ['edge', String(e.ws), String(PORTS.core)] : ['echo', String(e.ws)]);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  const pids = started.map((s) => s.pid);
+  return {
+    system: 'floor',
+    pids,
+    roles: o.hops === 2 ? { core: pids.slice(0, 1), edges: pids.slice(1) } : { edges: pids },
+    ws: PORTS.edges.map((e) => ({ host: HOST, port: e.ws })),
+    udp: { host: HOST, port: PORTS.core },
+    async collectGarbage() {
+      return {};
     },
     stop: stopAll,
   };

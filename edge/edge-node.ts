@@ -12,9 +12,11 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { silentLogger } from '../runtime/logger.js';
 import { AdminServer } from '../runtime/admin-server.js';
+import { isAscii } from 'node:buffer';
 import { parseMessage } from '../sip/message/parser.js';
-import type { SipMessage, SipRequest } from '../sip/message/model.js';
-import { formatVia } from '../sip/grammar/via.js';
+import type { Request } from '../sip/message/message.js';
+import { systemClock } from '../sip/transaction/timers.js';
+import type { SipMessage } from '../sip/message/model.js';
 import { FlowTokenCodec } from '../sip/outbound/flow-token.js';
 import { TcpTransport } from '../sip/transport/tcp-transport.js';
 import type { ReceivedFrom } from '../sip/transport/transport.js';
@@ -23,11 +25,13 @@ import type { CoreHealth } from './core-health.js';
 import { CorePool } from './core-pool.js';
 import { optionsProbe } from './core-probe.js';
 import { EdgeProxy } from './edge-proxy.js';
+import { RegisterRelay } from './register-relay.js';
 import { EdgeSender } from './edge-sender.js';
 import { DEV_SECRET, resolveEdgeOptions, type EdgeNodeOptions, type ResolvedEdgeOptions } from './edge-options.js';
 import { uriHost, type EdgeIdentity, type Endpoint } from './edge-uris.js';
 import type { Flow } from './flow.js';
 import { FlowTable } from './flow-table.js';
+import { stampReceived } from './stamp-received.js';
 import { EdgeMetrics, messageLabel, type CloseReason } from './metrics.js';
 import { uwsRuntime, type UwsRuntime } from './uws-runtime.js';
 import { WsListener, type WsListenerDelegate } from './ws-listener.js';
@@ -55,6 +59,8 @@ export class EdgeNode {
   #tcp: TcpTransport | undefined;
   #flows: FlowTable | undefined;
   #proxy: EdgeProxy | undefined;
+  /** REGISTER straight to the cores when they are reached over TCP (register-relay.ts). */
+  #relay: RegisterRelay | undefined;
   #cores: CorePool | undefined;
   #listeners: WsListener[] = [];
   #status: AdminServer | undefined;
@@ -178,12 +184,28 @@ export class EdgeNode {
       timers: o.timers,
       timerC: o.timerC,
     });
+    if (o.coreTransport === 'tcp') {
+      const proxy = this.#proxy;
+      this.#relay = new RegisterRelay({
+        sender,
+        cores: this.#cores,
+        identity,
+        metrics: this.metrics,
+        log,
+        tokenFor: (flow) => proxy.tokenFor(flow),
+        clock: systemClock,
+        timerF: 64 * proxy.layer.timers.t1,
+        flowTimerGrace: o.flowTimerGrace,
+      });
+    }
     udp.setHandler({
       onMessage: (message, source) => this.#fromCoreSide(message, source),
       onParseError: () => this.metrics.refuse('parse-error'),
       onError: (err) => log.warn({ err }, 'UDP transport error'),
     });
+    const relay = this.#relay;
     this.#tcp?.setHandler({
+      onFrame: relay ? (bytes) => relay.answer(bytes) : () => false,
       onMessage: (message, source) => this.#fromCoreSide(message, source),
       onParseError: () => this.metrics.refuse('parse-error'),
       onError: (err) => log.warn({ err }, 'TCP transport error'),
@@ -278,7 +300,7 @@ export class EdgeNode {
       uptime: this.#startedAt ? Math.round((Date.now() - this.#startedAt) / 1000) : 0,
       uws: this.#runtime.implementation,
       flowsOpen: this.#flows?.size ?? 0,
-      pendingForwardings: this.#proxy?.pendingForwardings ?? 0,
+      pendingForwardings: (this.#proxy?.pendingForwardings ?? 0) + (this.#relay?.pending ?? 0),
       listen: this.#identity,
       cores: (this.#cores?.cores ?? []).map((c) => ({ core: c.id, state: c.state, consecutiveFailures: c.consecutiveFailures })),
     };
@@ -292,6 +314,7 @@ export class EdgeNode {
     for (const l of this.#listeners) l.close();
     this.#flows?.closeAll('shutdown');
     for (const l of this.#listeners) l.closeSockets();
+    this.#relay?.close();
     this.#proxy?.close();
     await this.#udp?.close();
     await this.#tcp?.close();
@@ -313,6 +336,8 @@ export class EdgeNode {
     }
     const message = result.message;
     this.metrics.messagesIn.inc({ side: 'ws', type: messageLabel(message) });
+    // The relay takes a REGISTER as the text it came in (ASCII: written back byte for byte).
+    if (message.kind === 'request' && this.#relay !== undefined && isAscii(data) && this.#relay.relay(message as Request, flow)) return;
     if (message.kind === 'request' && !stampReceived(message, flow.ip)) {
       this.metrics.refuse('parse-error');
       return;
@@ -354,6 +379,7 @@ export class EdgeNode {
     if (core.state === 'down') {
       this.#log.warn({ core: core.id, from }, 'core down: moving its traffic to the other cores');
       this.#proxy?.coreDown(core);
+      this.#relay?.coreDown(core);
     } else if (core.state === 'up') {
       // The first answer after start is not news; a core coming back is.
       if (from === 'down') this.#log.info({ core: core.id, from }, 'core up again');
@@ -366,27 +392,6 @@ export class EdgeNode {
     if (this.#o.advertiseHost) return this.#o.advertiseHost;
     this.#log.warn({ bound }, 'bound to a wildcard address and no advertised host given; writing 127.0.0.1 into URIs');
     return '127.0.0.1';
-  }
-}
-
-/**
- * RFC 7118 §5.2 / RFC 3581: a browser's Via sent-by is a made-up `.invalid` name, so the edge
- * always records the address the request really came from.
- */
-function stampReceived(request: SipRequest, ip: string): boolean {
-  try {
-    const top = request.topVia;
-    if (!top) return false;
-    top.params.set('received', ip);
-    if (request.values('Via').length === 1) {
-      request.set('Via', formatVia(top)); // keeps the line where it was
-    } else {
-      request.removeFirstValue('Via');
-      request.prepend('Via', formatVia(top));
-    }
-    return true;
-  } catch {
-    return false;
   }
 }
 

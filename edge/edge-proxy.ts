@@ -164,12 +164,12 @@ export class EdgeProxy implements TransactionUser {
     if (out.method === 'REGISTER') {
       // RFC 3327 §5.2 / RFC 5626 §5.2: a Path naming this flow, so requests for the registration
       // come back through this edge and onto this connection.
-      out.prepend('Path', pathUri(this.#tokenFor(flow), this.#o.identity, wantsOutbound(request)));
+      out.prepend('Path', pathUri(this.tokenFor(flow), this.#o.identity, wantsOutbound(request)));
       if (!out.values('Supported').some((s) => s.trim().toLowerCase() === 'path')) out.append('Supported', 'path');
     } else if (isDialogCreating(out)) {
       // Two Record-Route entries (RFC 5658 style): the browser's route set starts with the
       // WebSocket-side URI, the far end's with the UDP side. Prepending puts the core side on top.
-      out.prepend('Record-Route', wsSideRecordRoute(this.#tokenFor(flow), flow.transport, this.#wsEndpoint(flow)));
+      out.prepend('Record-Route', wsSideRecordRoute(this.tokenFor(flow), flow.transport, this.#wsEndpoint(flow)));
       out.prepend('Record-Route', coreSideRecordRoute(this.#o.identity));
     }
     const f = new Forwarding(tx, 'to-core', flow, out);
@@ -261,7 +261,7 @@ export class EdgeProxy implements TransactionUser {
       // The browser is the UAS here: its route set is the Record-Route list as it arrives, so the
       // WebSocket-side URI goes on top and the core side under it.
       out.prepend('Record-Route', coreSideRecordRoute(this.#o.identity));
-      out.prepend('Record-Route', wsSideRecordRoute(this.#tokenFor(flow.flow), flow.flow.transport, this.#wsEndpoint(flow.flow)));
+      out.prepend('Record-Route', wsSideRecordRoute(this.tokenFor(flow.flow), flow.flow.transport, this.#wsEndpoint(flow.flow)));
     }
     const f = new Forwarding(tx, 'to-flow', flow.flow, out);
     this.#index.add(f);
@@ -365,7 +365,12 @@ export class EdgeProxy implements TransactionUser {
       this.#respondFinal(f, why === 'transport' ? 430 : 408);
       return;
     }
-    if (why === 'transport') f.core?.failure();
+    if (why === 'transport') {
+      const attempt = f.attempt;
+      f.core?.failure();
+      // That failure may have marked the core down, and coreDown() already moved this request on.
+      if (f.attempt !== attempt || f.final) return;
+    }
     if (!f.responded && f.cancel === 'none') {
       this.#o.log.debug({ core: f.core?.id, why, err: err?.message, callId: safe(() => f.template.callId), flow: f.flow?.id }, 'core attempt failed; trying the next core');
       if (this.#o.cores.pick(safe(() => f.template.callId) ?? '', f.tried)) this.#o.metrics.coreRetries.inc();
@@ -561,7 +566,8 @@ export class EdgeProxy implements TransactionUser {
     return next !== undefined && namesThisEdge(next.uri, this.#o.identity);
   }
 
-  #tokenFor(flow: Flow): string {
+  /** The signed flow token this edge writes into Path and Record-Route for a flow (minted once per flow). */
+  tokenFor(flow: Flow): string {
     flow.token ??= this.#o.codec.encode({ transport: flow.transport, host: flow.ip, port: flow.port, flow: flow.id });
     return flow.token;
   }

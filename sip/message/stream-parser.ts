@@ -20,6 +20,11 @@ import { parseDigits } from './header-values.js';
 
 export interface StreamParserOptions {
   limits?: Partial<ParseLimits>;
+  /**
+   * Sees each framed message before it is parsed; returning true takes it (nothing is parsed or
+   * delivered). For a relay that routes some messages by a line or two of their text.
+   */
+  onFrame?: (bytes: Buffer) => boolean;
   onMessage?: (msg: SipMessage) => void;
   onError?: (err: SipParseError, fatal: boolean, partial?: PartialMessage) => void;
   onKeepalive?: (kind: 'ping' | 'pong') => void;
@@ -66,6 +71,7 @@ function findContentLength(buf: Buffer, end: number): number | 'missing' | 'bad'
 }
 
 export class StreamParser {
+  onFrame: ((bytes: Buffer) => boolean) | undefined;
   onMessage: (msg: SipMessage) => void;
   onError: (err: SipParseError, fatal: boolean, partial?: PartialMessage) => void;
   onKeepalive: (kind: 'ping' | 'pong') => void;
@@ -79,6 +85,7 @@ export class StreamParser {
 
   constructor(options: StreamParserOptions = {}) {
     this.limits = { ...DEFAULT_PARSE_LIMITS, ...options.limits };
+    this.onFrame = options.onFrame;
     this.onMessage = options.onMessage ?? (() => {});
     this.onError = options.onError ?? (() => {});
     this.onKeepalive = options.onKeepalive ?? (() => {});
@@ -112,6 +119,7 @@ export class StreamParser {
       this.#buf = this.#buf.length === this.#need ? EMPTY : this.#buf.subarray(this.#need);
       this.#need = -1;
       this.#scanFrom = 0;
+      if (this.onFrame?.(bytes) === true) continue;
       const result = parseMessage(bytes, this.limits);
       if (result.ok) this.onMessage(result.message);
       else this.onError(result.error, false, result.partial);

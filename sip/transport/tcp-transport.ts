@@ -209,6 +209,20 @@ export class TcpTransport implements Transport {
       localPort: conn.localPort,
       connectionId: conn.id,
     });
+    parser.onFrame = (bytes) => {
+      const handler = this.#handler;
+      if (handler?.onFrame === undefined) return false;
+      try {
+        return handler.onFrame(bytes, source());
+      } catch (err) {
+        // As for onMessage: the rest of the chunk is still framed; the bug surfaces on its own.
+        if (handler.onError) handler.onError(err as Error);
+        else queueMicrotask(() => {
+          throw err;
+        });
+        return true;
+      }
+    };
     parser.onMessage = (msg) => this.#deliver(msg, source(), chunk);
     parser.onError = (err, fatal, partial) => {
       const info: { fatal: boolean; partial?: PartialMessage } = { fatal };

@@ -65,6 +65,12 @@ export interface ParseErrorInfo {
 export interface TransportHandler {
   onMessage(message: SipMessage, source: ReceivedFrom): void;
   /**
+   * Stream transports: each framed message before it is parsed. Returning true means the handler
+   * took it (a relay routing it by its text); false, or no such handler, and it is parsed and
+   * goes to onMessage as usual.
+   */
+  onFrame?(bytes: Buffer, source: ReceivedFrom): boolean;
+  /**
    * Bytes that are not a SIP message. Datagram transports report and carry on; stream transports
    * report and close that one connection when framing is lost (`fatal`). The node decides: 400
    * (`partial.canReply` / `partial.request`, see parser.ts) or drop, and count. `raw` is the datagram,

@@ -4,6 +4,7 @@
  * to a fixed vocabulary; nothing per user or per call.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter } from '../runtime/hot-counter.js';
 
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'INFO', 'UPDATE', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
 export function methodLabel(method: string): string {
@@ -15,12 +16,12 @@ export function statusLabel(status: number): string {
 
 export class CoreMetrics {
   readonly registry = new Registry();
-  readonly messagesIn = new Counter({ name: 'sipflow_core_messages_received_total', help: 'SIP messages received', labelNames: ['kind', 'method'] as const, registers: [this.registry] });
-  readonly responsesOut = new Counter({ name: 'sipflow_core_responses_sent_total', help: 'Responses sent or relayed, by status', labelNames: ['status', 'origin'] as const, registers: [this.registry] });
-  readonly requestsForwarded = new Counter({ name: 'sipflow_core_requests_forwarded_total', help: 'Requests forwarded', labelNames: ['method'] as const, registers: [this.registry] });
+  readonly messagesIn = new HotCounter({ name: 'sipflow_core_messages_received_total', help: 'SIP messages received', labelNames: ['kind', 'method'] as const, registers: [this.registry] });
+  readonly responsesOut = new HotCounter({ name: 'sipflow_core_responses_sent_total', help: 'Responses sent or relayed, by status', labelNames: ['status', 'origin'] as const, registers: [this.registry] });
+  readonly requestsForwarded = new HotCounter({ name: 'sipflow_core_requests_forwarded_total', help: 'Requests forwarded', labelNames: ['method'] as const, registers: [this.registry] });
   readonly dropped = new Counter({ name: 'sipflow_core_messages_dropped_total', help: 'Messages dropped, by cause', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly rejected = new Counter({ name: 'sipflow_core_requests_rejected_total', help: 'Requests answered with an error by this node, by cause', labelNames: ['cause'] as const, registers: [this.registry] });
-  readonly registrations = new Counter({ name: 'sipflow_core_registrations_total', help: 'REGISTER outcomes', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly registrations = new HotCounter({ name: 'sipflow_core_registrations_total', help: 'REGISTER outcomes', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly registerSeconds = new Histogram({ name: 'sipflow_core_register_duration_seconds', help: 'REGISTER processing time including the store', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
   readonly lookups = new Counter({ name: 'sipflow_core_location_lookups_total', help: 'Location lookups for routing', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly lookupSeconds = new Histogram({ name: 'sipflow_core_location_lookup_duration_seconds', help: 'Location lookup time', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
@@ -39,7 +40,7 @@ export class CoreMetrics {
       this.transactions.set({ type: 'server' }, s.server);
     },
   });
-  readonly transactionsCreated = new Counter({ name: 'sipflow_core_transactions_created_total', help: 'Transactions created', labelNames: ['type'] as const, registers: [this.registry] });
+  readonly transactionsCreated = new HotCounter({ name: 'sipflow_core_transactions_created_total', help: 'Transactions created', labelNames: ['type'] as const, registers: [this.registry] });
   readonly retransmissions = new Counter({ name: 'sipflow_core_retransmissions_total', help: 'Retransmissions sent (timers A/E/G) or absorbed', labelNames: ['direction'] as const, registers: [this.registry] });
   readonly rateLimited = new Counter({ name: 'sipflow_core_rate_limited_total', help: 'Messages shed by the per-source rate limit', registers: [this.registry] });
   readonly rtpengine = new Counter({ name: 'sipflow_core_rtpengine_commands_total', help: 'rtpengine ng commands', labelNames: ['command', 'outcome'] as const, registers: [this.registry] });

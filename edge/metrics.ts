@@ -4,6 +4,7 @@
  * nothing a peer sends becomes a label, so a hostile peer cannot grow the series count.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter } from '../runtime/hot-counter.js';
 
 /** Why something a peer sent was refused, dropped or closed. */
 export const REFUSAL_CAUSES = [
@@ -83,8 +84,8 @@ export class EdgeMetrics {
     this.flowsOpen = new Gauge({ name: `${p}flows_open`, help: 'WebSocket flows open now', registers });
     this.flowsOpened = new Counter({ name: `${p}flows_opened_total`, help: 'WebSocket flows opened', registers });
     this.flowsClosed = new Counter({ name: `${p}flows_closed_total`, help: 'WebSocket flows closed, by reason', labelNames: ['reason'], registers });
-    this.messagesIn = new Counter({ name: `${p}messages_in_total`, help: 'SIP messages received, by side and method or status class', labelNames: ['side', 'type'], registers });
-    this.messagesOut = new Counter({ name: `${p}messages_out_total`, help: 'SIP messages sent, by side and method or status class', labelNames: ['side', 'type'], registers });
+    this.messagesIn = new HotCounter({ name: `${p}messages_in_total`, help: 'SIP messages received, by side and method or status class', labelNames: ['side', 'type'], registers });
+    this.messagesOut = new HotCounter({ name: `${p}messages_out_total`, help: 'SIP messages sent, by side and method or status class', labelNames: ['side', 'type'], registers });
     this.refusals = new Counter({ name: `${p}refusals_total`, help: 'Connections, frames and requests refused or dropped, by cause', labelNames: ['cause'], registers });
     this.coresHealthy = new Gauge({ name: `${p}cores_healthy`, help: 'Cores answering OPTIONS now', registers });
     this.coreUp = new Gauge({ name: `${p}core_up`, help: '1 when the core answers OPTIONS', labelNames: ['core'], registers });

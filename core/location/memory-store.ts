@@ -20,19 +20,23 @@ function copyBinding(b: Binding): Binding {
   return { ...b, path: [...b.path] };
 }
 
-/** What the store keeps: its own copy, holding no part of the request it was made from. */
-function storedBinding(b: Binding): Binding {
+/**
+ * What the store keeps: its own copy, holding no part of the request it was made from. A refresh
+ * mostly repeats what the binding it replaces holds: those strings are the store's already.
+ */
+function storedBinding(b: Binding, old: Binding | undefined): Binding {
+  const own = (s: string, before: string | undefined): string => (s === before ? before : ownCopy(s));
   const out: Binding = {
     ...b,
-    aor: ownCopy(b.aor),
-    key: ownCopy(b.key),
-    contact: ownCopy(b.contact),
-    path: b.path.map(ownCopy),
-    callId: ownCopy(b.callId),
+    aor: own(b.aor, old?.aor),
+    key: own(b.key, old?.key),
+    contact: own(b.contact, old?.contact),
+    path: b.path.map((p, i) => own(p, old?.path[i])),
+    callId: own(b.callId, old?.callId),
   };
-  if (b.instance !== undefined) out.instance = ownCopy(b.instance);
-  if (b.received !== undefined) out.received = ownCopy(b.received);
-  if (b.userAgent !== undefined) out.userAgent = ownCopy(b.userAgent);
+  if (b.instance !== undefined) out.instance = own(b.instance, old?.instance);
+  if (b.received !== undefined) out.received = own(b.received, old?.received);
+  if (b.userAgent !== undefined) out.userAgent = own(b.userAgent, old?.userAgent);
   return out;
 }
 
@@ -76,12 +80,13 @@ export class MemoryLocationStore implements LocationStore {
     // Checked before anything changes: an update is applied whole or not at all, as in Cassandra.
     for (const b of upsert) if (b.aor !== aor) throw new TypeError(`binding of ${b.aor} passed to update(${aor})`);
     const now = this.#now();
-    const drop = new Set(removeKeys);
-    for (const b of upsert) drop.add(b.key);
-    const kept = (this.#bindings.get(aor) ?? []).filter((b) => !drop.has(b.key));
+    const row = this.#bindings.get(aor);
+    const kept: Binding[] = [];
+    if (row) for (const b of row) if (!removeKeys.includes(b.key) && !upsert.some((u) => u.key === b.key)) kept.push(b);
     // Like a TTL of zero in Cassandra: a binding that is already expired is simply not kept.
-    for (const b of upsert) if (b.expiresAt > now) kept.push(storedBinding(b));
-    if (kept.length > 0) this.#bindings.set(ownCopy(aor), kept);
+    for (const b of upsert) if (b.expiresAt > now) kept.push(storedBinding(b, row?.find((o) => o.key === b.key)));
+    // An existing entry keeps its key string; a new one gets a copy of its own.
+    if (kept.length > 0) this.#bindings.set(row ? aor : ownCopy(aor), kept);
     else this.#bindings.delete(aor);
   }
 

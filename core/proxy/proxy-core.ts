@@ -165,7 +165,7 @@ export class ProxyCore implements TransactionUser {
     // §16.4: "If the Request-URI of the request contains a value this proxy previously placed into
     // a Record-Route header field ... the proxy MUST replace the Request-URI with the last value
     // from the Route header field" (a strict router upstream). Our Path URIs are such values.
-    if (home.isOurUri(request.uri) && !request.uri.params.has('lr') && request.uri.user && !originalContact(request.uri) && request.routes.length) {
+    if (request.uri.user && request.routes.length && home.isOurUri(request.uri) && !request.uri.params.has('lr') && !originalContact(request.uri)) {
       const last = request.values('Route').pop()!;
       request.uri = parseNameAddr(last).uri;
       const all = request.values('Route').slice(0, -1);

@@ -54,8 +54,10 @@ export class RegistrarService {
     // RFC 3261 §10.3 step 1: the Request-URI names the domain whose registrations we keep.
     if (!d.isOurDomain(request.uri.host, request.uri.port)) return fail('not-our-domain');
     // Step 2: "the registrar MUST process any Require header field values as described for UASs".
-    const unsupported = request.values('Require').map((v) => v.trim().toLowerCase()).filter((v) => v && !SUPPORTED.has(v));
-    if (unsupported.length) return createResponse(request, 420, 'Bad Extension', { toTag: true, headers: [['Unsupported', unsupported.join(', ')]] });
+    if (request.has('Require')) {
+      const unsupported = request.values('Require').map((v) => v.trim().toLowerCase()).filter((v) => v && !SUPPORTED.has(v));
+      if (unsupported.length) return createResponse(request, 420, 'Bad Extension', { toTag: true, headers: [['Unsupported', unsupported.join(', ')]] });
+    }
 
     const to = request.to.uri;
     if ((to.scheme !== 'sip' && to.scheme !== 'sips') || !to.user || !d.isOurDomain(to.host, to.port)) return fail('not-our-domain');
@@ -114,12 +116,12 @@ export class RegistrarService {
       }
     }
 
-    const supported = new Set(request.values('Supported').map((v) => v.trim().toLowerCase()));
+    const supported = optionTags(request);
     const headers: [string, string][] = [];
     // RFC 3327 §5.3: "the registrar MUST ... copy the Path header field values ... into the 200 OK"
     // when the UA indicated support for path.
-    if (supported.has('path') && decision.current.length) for (const p of path) headers.push(['Path', p]);
-    for (const c of contactsForReply(decision.current, { now, domain: d.domain, gruu: supported.has('gruu'), tempGruus: d.tempGruus })) {
+    if (supported.path && decision.current.length) for (const p of path) headers.push(['Path', p]);
+    for (const c of contactsForReply(decision.current, { now, domain: d.domain, gruu: supported.gruu, tempGruus: d.tempGruus })) {
       headers.push(['Contact', c]);
     }
     if (decision.outbound) {
@@ -130,7 +132,7 @@ export class RegistrarService {
       headers.push(['Flow-Timer', String(d.policy.flowTimer)]);
     }
     headers.push(['Supported', 'path, gruu, outbound']);
-    headers.push(['Date', new Date(now).toUTCString()]);
+    headers.push(['Date', httpDate(now)]);
     d.onRegistration?.({ outcome: 'ok', ms: Date.now() - started, writes: decision.upsert.length + decision.removeKeys.length });
     return createResponse(request, 200, 'OK', { toTag: true, headers });
   }
@@ -141,4 +143,27 @@ export class RegistrarService {
     const r = REGISTRAR_ERROR_RESPONSES['store-unavailable'];
     return createResponse(request, r.status, r.reason, { toTag: true, headers: [['Retry-After', String(retry)]] });
   }
+}
+
+/** RFC 3261 §20.17 Date (RFC 1123 form); one string per second, not one per REGISTER. */
+let dateSecond = -1;
+let dateText = '';
+function httpDate(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/** The option tags of Supported this registrar answers to, read without building a list of all of them. */
+function optionTags(request: SipRequest): { path: boolean; gruu: boolean } {
+  const out = { path: false, gruu: false };
+  for (const v of request.values('Supported')) {
+    const tag = v.trim().toLowerCase();
+    if (tag === 'path') out.path = true;
+    else if (tag === 'gruu') out.gruu = true;
+  }
+  return out;
 }

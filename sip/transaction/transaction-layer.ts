@@ -18,7 +18,8 @@ import { ServerInviteTransaction, type TryingPolicy } from './server-invite-tran
 import { ServerNonInviteTransaction } from './server-non-invite-transaction.js';
 import type { ServerTransaction } from './server-transaction.js';
 import { systemClock, resolveTimerSettings, type Clock, type TimerSettings } from './timers.js';
-import { branchOf, clientKey, isRfc3261Branch } from './transaction-key.js';
+import { branchOf, clientKey, isRfc3261Branch, serverKey } from './transaction-key.js';
+import type { Via } from '../grammar/via.js';
 import { TransactionMatcher } from './transaction-matcher.js';
 import { channels, emptyStats, type TransactionObserver, type TransactionStats } from './transaction-observer.js';
 import type { Transaction, TransactionContext } from './transaction.js';
@@ -147,7 +148,9 @@ export class TransactionLayer {
   }
 
   #receiveRequest(request: SipRequest, source: ReceivedFrom): void {
-    const topVia = guard(() => {
+    let topVia: Via;
+    let key: string | undefined;
+    try {
       // Everything matching and the response need; parsed now so a bad header cannot surface
       // halfway through creating a transaction.
       const via = request.topVia;
@@ -157,11 +160,15 @@ export class TransactionLayer {
       void request.from;
       void request.to;
       if (request.cseq.method !== request.method) throw new SipParseError('BAD_CSEQ', 'CSeq Method Mismatch', 'CSeq');
-      return via;
-    });
+      topVia = via;
+      // §17.2.3: the key is found once and used for matching, the new transaction's id and the table.
+      key = serverKey(via, request.method);
+    } catch (err) {
+      throw malformed(err);
+    }
 
     if (request.method === 'ACK') {
-      const tx = guard(() => this.#matcher.matchRequest(request));
+      const tx = guard(() => this.#matcher.matchRequest(request, key));
       if (tx instanceof ServerInviteTransaction) {
         if (tx.receiveAck(request) === 'to-tu') this.#user.onAck?.(request, source, tx);
         return;
@@ -172,19 +179,19 @@ export class TransactionLayer {
       return;
     }
 
-    const existing = guard(() => this.#matcher.matchRequest(request));
+    const existing = key !== undefined ? this.#matcher.matchRequest(request, key) : guard(() => this.#matcher.matchRequest(request, key));
     if (existing) {
       existing.receiveRequest(request);
       return;
     }
 
-    const id = guard(() => this.#matcher.serverIdFor(request));
+    const id = key ?? guard(() => this.#matcher.serverIdFor(request, key));
     const target = responseTarget(topVia, source);
     const tx: ServerTransaction =
       request.method === 'INVITE'
         ? new ServerInviteTransaction(id, request, source, target, this.#ctx, this.#trying)
         : new ServerNonInviteTransaction(id, request, source, target, this.#ctx);
-    this.#matcher.addServer(tx);
+    this.#matcher.addServer(tx, key !== undefined);
     this.#created(tx);
     if (tx instanceof ServerInviteTransaction) tx.start();
     try {
@@ -248,7 +255,11 @@ function guard<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (isSipParseError(err)) throw new MalformedMessage(err.message, { cause: err });
-    throw err;
+    throw malformed(err);
   }
+}
+
+/** A header parse failure becomes MalformedMessage; anything else is a bug and stays as it is. */
+function malformed(err: unknown): unknown {
+  return isSipParseError(err) ? new MalformedMessage(err.message, { cause: err }) : err;
 }

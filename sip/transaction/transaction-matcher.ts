@@ -57,8 +57,8 @@ export class TransactionMatcher {
    * The id a new server transaction for this request gets: its §17.2.3 key, or for an RFC 2543
    * request a unique id (those are found through the field-by-field records instead).
    */
-  serverIdFor(request: SipRequest): string {
-    return serverKey(request.topVia, request.method) ?? `rfc2543 ${legacyBucket(request).replaceAll('\u0000', ' ')} ${request.method} #${++this.#legacySeq}`;
+  serverIdFor(request: SipRequest, key: string | undefined = serverKey(request.topVia, request.method)): string {
+    return key ?? `rfc2543 ${legacyBucket(request).replaceAll('\u0000', ' ')} ${request.method} #${++this.#legacySeq}`;
   }
 
   hasClient(id: string): boolean {
@@ -73,9 +73,10 @@ export class TransactionMatcher {
     if (this.#clients.get(tx.id) === tx) this.#clients.delete(tx.id);
   }
 
-  addServer(tx: ServerTransaction): void {
+  /** `keyed`: the transaction's id is its §17.2.3 key (see serverIdFor); otherwise it is matched the RFC 2543 way. */
+  addServer(tx: ServerTransaction, keyed: boolean = serverKey(tx.request.topVia, tx.request.method) !== undefined): void {
     const request = tx.request;
-    if (serverKey(request.topVia, request.method) !== undefined) {
+    if (keyed) {
       this.#servers.set(tx.id, tx);
       return;
     }
@@ -134,8 +135,7 @@ export class TransactionMatcher {
    * except for ACK, where the method of the request that created the transaction is INVITE."
    * Without one, the RFC 2543 rules (legacyMatch).
    */
-  matchRequest(request: SipRequest): ServerTransaction | undefined {
-    const key = serverKey(request.topVia, request.method);
+  matchRequest(request: SipRequest, key: string | undefined = serverKey(request.topVia, request.method)): ServerTransaction | undefined {
     if (key !== undefined) return this.#servers.get(key);
     return this.#legacyMatch(request, request.method === 'ACK' ? 'ack' : 'same-method');
   }

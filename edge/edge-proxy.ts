@@ -202,7 +202,8 @@ export class EdgeProxy implements TransactionUser {
     f.provisional = false;
     const request = f.template.clone();
     const { udp, coreTransport = 'udp' } = this.#o.identity;
-    addVia(request, { transport: coreTransport.toUpperCase(), host: uriHost(udp.host), port: udp.port, branch: generateBranch(), rport: true });
+    // rport (RFC 3581) only over UDP: over TCP the answer comes back on the connection.
+    addVia(request, { transport: coreTransport.toUpperCase(), host: uriHost(udp.host), port: udp.port, branch: generateBranch(), rport: coreTransport === 'udp' });
     const target: TransportTarget = { protocol: coreTransport, host: core.address.host, port: core.address.port };
     f.client = this.#startClient(f, request, target, attempt);
   }
@@ -516,7 +517,7 @@ export class EdgeProxy implements TransactionUser {
     if (!core) return;
     const seed = statelessBranchSeed(ack);
     const { udp, coreTransport = 'udp' } = this.#o.identity;
-    addVia(ack, { transport: coreTransport.toUpperCase(), host: uriHost(udp.host), port: udp.port, branch: generateBranch(seed), rport: true });
+    addVia(ack, { transport: coreTransport.toUpperCase(), host: uriHost(udp.host), port: udp.port, branch: generateBranch(seed), rport: coreTransport === 'udp' });
     this.layer.send(ack, { protocol: coreTransport, host: core.address.host, port: core.address.port }).catch(() => undefined);
   }
 

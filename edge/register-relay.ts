@@ -229,7 +229,8 @@ export class RegisterRelay {
     this.#disarm(p);
     p.deadline = this.#timerF.add(p);
     p.waiting = true;
-    const text = p.startLine + CRLF + this.#via + p.branch + ';rport' + CRLF + p.rest;
+    // No rport (RFC 3581): over TCP the answer comes back on the connection.
+    const text = p.startLine + CRLF + this.#via + p.branch + CRLF + p.rest;
     const target: TransportTarget = { protocol: 'tcp', host: core.address.host, port: core.address.port };
     const branch = p.branch;
     let sent: Promise<void> | void;

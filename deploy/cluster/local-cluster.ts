@@ -90,7 +90,10 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
     const corePorts = Array.from({ length: o.cores }, (_, i) => o.coreBasePort + i * 2);
     const edgeUdp = Array.from({ length: o.edges }, (_, i) => o.edgeUdpBasePort + i * 2);
     const coreList = corePorts.map((p) => `${o.host}:${p}`).join(',');
-    const trusted = edgeUdp.map((p) => `${o.host}:${p}`).join(',');
+    // The cores exempt their edges from the rate limit and read the browser's address below an
+    // edge's Via. Over TCP an edge's connections come from ephemeral ports, so edges are known by
+    // address then (in production each edge has an address of its own; here all share one).
+    const trusted = o.coreTransport === 'tcp' ? o.host : edgeUdp.map((p) => `${o.host}:${p}`).join(',');
 
     let cassandraSpecs = topologyNodes(o.cassandra);
     if (o.store === 'cassandra') {

@@ -153,6 +153,7 @@ export class CoreNode {
       domain: o.domain,
       isOurDomain,
       authorizer,
+      isTrustedPath: (entry) => homeFlows.isClusterPath(entry),
       onRegistration: (e) => {
         this.metrics.registrations.inc({ outcome: e.outcome });
         this.metrics.registerSeconds.observe(e.ms / 1000);

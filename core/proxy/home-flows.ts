@@ -5,6 +5,7 @@
  */
 import { FlowTokenCodec, type FlowRef, type FlowTokenError } from '../../sip/outbound/flow-token.js';
 import type { SipUri } from '../../sip/grammar/uri.js';
+import { parseNameAddr } from '../../sip/grammar/name-addr.js';
 import type { ReceivedFrom, TransportTarget, TransportProtocol } from '../../sip/transport/transport.js';
 import { parseHostPort } from '../../runtime/host-port.js';
 
@@ -19,6 +20,8 @@ export class HomeFlows {
   readonly #advertise: SelfAddress;
   readonly #selfHosts: Set<string>;
   readonly #selfPorts: Set<number>;
+  /** Codecs of the other nodes whose tokens this core has checked (verifiesFor). */
+  readonly #peers = new Map<string, FlowTokenCodec>();
 
   /**
    * @param advertise the address other nodes reach this core at (its node id is `host:port`).
@@ -75,11 +78,38 @@ export class HomeFlows {
    * until this says yes: relaying to it unchecked would send requests wherever a forger wrote.
    */
   verifiesFor(node: string, token: string): boolean {
-    try {
-      return new FlowTokenCodec(this.#secrets, node).decode(token).ok;
-    } catch {
-      return false; // not a possible node id
+    let codec = this.#peers.get(node);
+    if (codec === undefined) {
+      try {
+        codec = new FlowTokenCodec(this.#secrets, node);
+      } catch {
+        return false; // not a possible node id
+      }
+      // Nodes are few; a forger inventing node ids only ever gets the table emptied.
+      if (this.#peers.size >= 256) this.#peers.clear();
+      this.#peers.set(node, codec);
     }
+    return codec.decode(token).ok;
+  }
+
+  /**
+   * RFC 3327 §5.3 leaves it to the registrar which Path it believes. Ours: one written by a node of
+   * this cluster, naming that node, with a flow token it signed. Anything else would let a UA make
+   * the cores send requests for its AOR to an address of its choosing.
+   */
+  isClusterPath(entry: string): boolean {
+    let uri: SipUri;
+    try {
+      uri = parseNameAddr(entry).uri;
+    } catch {
+      return false;
+    }
+    const token = uri.user;
+    const node = token ? FlowTokenCodec.peekNode(token) : undefined;
+    if (!token || !node || (uri.scheme !== 'sip' && uri.scheme !== 'sips')) return false;
+    const named = parseHostPort(node);
+    if (!named || normHost(named.host) !== normHost(uri.host) || named.port !== (uri.port ?? 5060)) return false;
+    return this.verifiesFor(node, token);
   }
 
   static targetOf(ref: FlowRef): TransportTarget {

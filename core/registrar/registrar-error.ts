@@ -9,7 +9,8 @@ export type RegistrarError =
   | 'not-our-domain'
   | 'forbidden-aor'
   | 'store-unavailable'
-  | 'bad-expires';
+  | 'bad-expires'
+  | 'untrusted-path';
 
 export const REGISTRAR_ERROR_RESPONSES: Record<RegistrarError, { status: number; reason: string }> = {
   'invalid-contact': { status: 400, reason: 'Invalid Contact' },
@@ -22,4 +23,5 @@ export const REGISTRAR_ERROR_RESPONSES: Record<RegistrarError, { status: number;
   'not-our-domain': { status: 404, reason: 'Domain Not Served Here' },
   'forbidden-aor': { status: 403, reason: 'Not Allowed To Register This AOR' },
   'store-unavailable': { status: 503, reason: 'Location Service Unavailable' },
+  'untrusted-path': { status: 403, reason: 'Path Not From This Cluster' },
 };

@@ -19,6 +19,11 @@ export interface RegistrarServiceDeps {
   domain: string;
   isOurDomain(host: string, port?: number): boolean;
   authorizer: Authorizer | undefined;
+  /**
+   * Whether a Path entry may be stored (RFC 3327 §5.3 leaves the trust to the registrar); absent:
+   * every Path is believed.
+   */
+  isTrustedPath?(entry: string): boolean;
   now?: () => number;
   onRegistration?(event: { outcome: 'ok' | RegistrarError | 'auth'; ms: number; writes: number }): void;
 }
@@ -78,6 +83,7 @@ export class RegistrarService {
     let firstHop: FirstHop;
     let path: string[];
     if (pathValues.length > 0) {
+      if (d.isTrustedPath && !pathValues.every((p) => d.isTrustedPath!(p))) return fail('untrusted-path');
       // RFC 5626 §6: the edge that added the first Path entry supports outbound iff it put `ob` there.
       firstHop = /;\s*ob(\s*[;>]|\s*$)/i.test(pathValues[0]!) ? 'outbound-edge' : 'plain-edge';
       path = pathValues.map((v) => v.trim());

@@ -5,7 +5,6 @@
  */
 import { FlowTokenCodec, type FlowRef, type FlowTokenError } from '../../sip/outbound/flow-token.js';
 import type { SipUri } from '../../sip/grammar/uri.js';
-import { parseNameAddr } from '../../sip/grammar/name-addr.js';
 import type { ReceivedFrom, TransportTarget, TransportProtocol } from '../../sip/transport/transport.js';
 import { parseHostPort } from '../../runtime/host-port.js';
 
@@ -22,6 +21,8 @@ export class HomeFlows {
   readonly #selfPorts: Set<number>;
   /** Codecs of the other nodes whose tokens this core has checked (verifiesFor). */
   readonly #peers = new Map<string, FlowTokenCodec>();
+  /** Path entries found to be this cluster's (isClusterPath). */
+  readonly #clusterPaths = new Set<string>();
 
   /**
    * @param advertise the address other nodes reach this core at (its node id is `host:port`).
@@ -98,18 +99,17 @@ export class HomeFlows {
    * the cores send requests for its AOR to an address of its choosing.
    */
   isClusterPath(entry: string): boolean {
-    let uri: SipUri;
-    try {
-      uri = parseNameAddr(entry).uri;
-    } catch {
-      return false;
-    }
-    const token = uri.user;
-    const node = token ? FlowTokenCodec.peekNode(token) : undefined;
-    if (!token || !node || (uri.scheme !== 'sip' && uri.scheme !== 'sips')) return false;
-    const named = parseHostPort(node);
-    if (!named || normHost(named.host) !== normHost(uri.host) || named.port !== (uri.port ?? 5060)) return false;
-    return this.verifiesFor(node, token);
+    if (this.#clusterPaths.has(entry)) return true;
+    // <sip:TOKEN@host:port;...>, as the nodes write it: the token's node must be that host:port.
+    const m = CLUSTER_PATH.exec(entry);
+    if (m === null) return false;
+    const token = m[1]!;
+    const node = FlowTokenCodec.peekNode(token);
+    if (node === undefined || node.toLowerCase() !== m[2]!.toLowerCase() || !this.verifiesFor(node, token)) return false;
+    // A flow's Path comes back on every refresh; bounded, and only entries that verified.
+    if (this.#clusterPaths.size >= 8192) this.#clusterPaths.clear();
+    this.#clusterPaths.add(entry);
+    return true;
   }
 
   static targetOf(ref: FlowRef): TransportTarget {
@@ -133,6 +133,9 @@ export class HomeFlows {
 export function nodeIdOf(a: SelfAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** A Path entry a node wrote: `<sip:TOKEN@host:port;...>` (IPv6 hosts in brackets). */
+const CLUSTER_PATH = /^\s*<sips?:([A-Za-z0-9_.-]+)@(\[[0-9A-Fa-f:.]+\]:\d{1,5}|[^\s:;>@?]+:\d{1,5})[;>]/;
 
 function normHost(h: string): string {
   return h.replace(/^\[|\]$/g, '').toLowerCase();

@@ -61,9 +61,10 @@ class Pending implements Waiter {
   /** The browser's branch on this flow: a second copy of the request while this one waits is absorbed. */
   readonly browserKey: string;
   readonly callId: string;
-  readonly startLine: string;
+  /** Emptied when the REGISTER is done (see #finish). */
+  startLine: string;
   /** Everything after our Via line: the browser's Via, the other headers, Path, the empty line. */
-  readonly rest: string;
+  rest: string;
   branch = '';
   core: CoreHealth | undefined;
   tried: Set<CoreHealth> | undefined;
@@ -259,8 +260,8 @@ export class RegisterRelay {
   /** Answers the browser itself: the request is read back from the text kept for it. */
   #fail(p: Pending, status: 408 | 503): void {
     if (p.done) return;
-    this.#finish(p);
     const parsed = parseMessage(p.startLine + CRLF + p.rest);
+    this.#finish(p);
     if (!parsed.ok || parsed.message.kind !== 'request') return;
     const response = createResponse(parsed.message, status, undefined, { toTag: true, ...(status === 503 ? { headers: [['Retry-After', '5']] } : {}) });
     // Our Via was never in this text: the browser's Via is on top, as in any answer to it.
@@ -272,6 +273,10 @@ export class RegisterRelay {
     this.#disarm(p);
     this.#byBranch.delete(p.branch);
     this.#byBrowser.delete(p.browserKey);
+    // The tables it was in keep outgrown copies of themselves until a full collection, pointing
+    // at it (see Transaction.retire()): it lets go of its text now.
+    p.startLine = '';
+    p.rest = '';
   }
 
   /** Takes the REGISTER out of the Timer F queue (its entry stays and is skipped when it comes up). */

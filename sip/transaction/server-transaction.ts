@@ -66,6 +66,12 @@ export abstract class ServerTransaction extends Transaction {
     if (this.#lastResponse) this.#lastResponse = this.kind === 'server-invite' ? this.#lastResponse.skeleton() : undefined;
   }
 
+  /** Terminated: nothing matches ACKs against the last response any more. */
+  protected override retire(): void {
+    this.#lastResponse = undefined;
+    super.retire();
+  }
+
   protected sendResponse(response: SipResponse, wire: Buffer = response.toBuffer()): Buffer {
     this.#lastResponse = response;
     this.transmit(wire, this.responseTarget);

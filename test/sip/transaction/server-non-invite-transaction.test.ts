@@ -87,3 +87,16 @@ t.test('while Timer J runs the transaction keeps the request skeleton and the re
   t.equal(sent[1], sent[0], 'the retransmitted final response is byte-identical');
   t.match(sent[1], /Contact: <sip:alice@192\.0\.2\.1>;expires=600/);
 });
+
+t.test('a terminated transaction holds its request as a skeleton only (an outgrown Map table would keep the whole request alive)', async (t) => {
+  const env = make(true);
+  t.equal(env.tx.request, env.req, 'the request itself while the transaction runs');
+  env.tx.respond(createResponse(env.req, 200, undefined, { toTag: 'r' }));
+  t.equal(env.tx.state, 'terminated', 'Timer J is zero over TCP');
+  t.not(env.tx.request, env.req, 'not the parsed request any more');
+  t.equal(env.tx.request.method, 'REGISTER', 'what identifies it is still there');
+  t.equal(env.tx.request.callId, env.req.callId);
+  t.equal(env.tx.request.topVia?.params.get('branch'), 'z9hG4bK776asdhds');
+  t.equal(env.tx.request.get('Contact'), undefined, 'the rest is gone');
+  t.equal(env.tx.lastResponse, undefined, 'and so is the response');
+});

@@ -144,7 +144,7 @@ export class CoreNode {
     // A domain name we serve, or this node's own address (desk phones often register to the IP).
     const isOurDomain = (host: string, port?: number) => domains.has(host.toLowerCase()) || homeFlows.isSelf(host.replace(/^\[|\]$/g, ''), port);
     const authorizer = o.auth
-      ? new Authorizer({ realm: o.domain, secrets: o.secrets, store: this.store, algorithms: o.authAlgorithms ?? ['MD5'], onFailure: (reason) => this.metrics.authFailures.inc({ reason }) })
+      ? new Authorizer({ realm: o.domain, secrets: o.secrets, nodeId: homeFlows.nodeId, store: this.store, algorithms: o.authAlgorithms ?? ['MD5'], onFailure: (reason) => this.metrics.authFailures.inc({ reason }) })
       : undefined;
     const registrar = new RegistrarService({
       store: this.store,

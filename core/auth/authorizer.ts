@@ -18,6 +18,8 @@ import type { LocationStore } from '../location/location-store.js';
 export interface AuthorizerOptions {
   realm: string;
   secrets: string[];
+  /** This core's id: its nonces are accepted here only (see stateless-nonce.ts). */
+  nodeId?: string;
   store: LocationStore;
   /** Failed attempts per source IP tolerated within `failureWindowMs`. */
   maxFailures?: number;
@@ -30,7 +32,7 @@ export type AuthOutcome = { ok: true; username: string } | { ok: false; response
 
 export class Authorizer {
   readonly #digest: DigestAuthenticator;
-  readonly #opts: Required<Omit<AuthorizerOptions, 'onFailure' | 'algorithms'>> & Pick<AuthorizerOptions, 'onFailure'>;
+  readonly #opts: Required<Omit<AuthorizerOptions, 'onFailure' | 'algorithms' | 'nodeId'>> & Pick<AuthorizerOptions, 'onFailure'>;
   /** source ip → [failures, window start]; bounded by evicting the oldest entries. */
   readonly #failures = new Map<string, { count: number; since: number }>();
 
@@ -38,7 +40,12 @@ export class Authorizer {
     this.#opts = { maxFailures: 10, failureWindowMs: 60_000, ...opts };
     // MD5 alone unless configured: SIP.js 0.21 reads only the LAST challenge, SIPp and baresip only
     // the FIRST, and each needs MD5 there (test/sip/auth and test/core/peers guard both).
-    this.#digest = new DigestAuthenticator({ realm: opts.realm, secrets: opts.secrets, algorithms: opts.algorithms ?? ['MD5'] });
+    this.#digest = new DigestAuthenticator({
+      realm: opts.realm,
+      secrets: opts.secrets,
+      algorithms: opts.algorithms ?? ['MD5'],
+      ...(opts.nodeId !== undefined ? { issuer: opts.nodeId } : {}),
+    });
   }
 
   get realm(): string {
@@ -70,7 +77,8 @@ export class Authorizer {
     if (result.ok) return { ok: true, username: result.username };
     if (result.reason !== 'missing') {
       this.#opts.onFailure?.(result.reason);
-      this.#countFailure(sourceIp, now);
+      // The right password over another core's nonce is a UA that moved (failover), not a guess.
+      if (result.reason !== 'foreign-nonce') this.#countFailure(sourceIp, now);
     }
     const reply = failureReply(result.reason, role);
     // A wrong password gets a fresh challenge, as UAs expect (then the per-source limit applies).

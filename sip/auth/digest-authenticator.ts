@@ -1,8 +1,8 @@
 /**
  * Digest authentication for a cluster of registrars/proxies (RFC 3261 §22, RFC 2617, RFC 8760):
- * builds challenges and checks credentials. Nonces are stateless (see stateless-nonce.ts), so a
- * nonce issued by one node is accepted by every node that shares a secret; replay protection is
- * per node (see nonce-count-tracker.ts for its limit).
+ * builds challenges and checks credentials. Nonces are stateless (see stateless-nonce.ts): every
+ * node that shares a secret knows a nonce of the cluster from a forged one, but only the node that
+ * issued it accepts it, so that node's replay table (nonce-count-tracker.ts) sees all its uses.
  *
  * Pure apart from the injected clock and credential store: it parses strings and returns values;
  * the caller builds the SIP response (see `failureReply`).
@@ -52,6 +52,8 @@ export interface DigestAuthenticatorOptions {
    * SIP, so default false. When true, such credentials are one-time per node.
    */
   allowNoQop?: boolean;
+  /** This node's id, written into its nonces: nonces of other nodes get stale=true. Default ''. */
+  issuer?: string;
   /** Milliseconds since the epoch. Default Date.now. */
   now?: () => number;
   /** For deterministic tests only. */
@@ -97,6 +99,7 @@ export class DigestAuthenticator {
       lifetimeMs: (opts.nonceLifetimeSeconds ?? 300) * 1000,
       maxClockSkewMs: (opts.maxClockSkewSeconds ?? 30) * 1000,
       now,
+      ...(opts.issuer !== undefined ? { issuer: opts.issuer } : {}),
       ...(opts.randomBytes ? { randomBytes: opts.randomBytes } : {}),
     });
     this.#tracker = new NonceCountTracker({ maxEntries: opts.maxTrackedNonces ?? 50_000, now });
@@ -194,6 +197,7 @@ export class DigestAuthenticator {
 
     // RFC 2617 §3.2.1: stale only "with a valid digest for that nonce", hence after the digest.
     if (check.status === 'stale') return fail('stale');
+    if (check.status === 'foreign') return fail('foreign-nonce');
 
     const oneTime = this.#oneTime || nc === undefined;
     const use = this.#tracker.use(nonce, oneTime ? undefined : nc, check.issuedAt, check.expiresAt);

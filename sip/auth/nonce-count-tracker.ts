@@ -5,10 +5,10 @@
  * replays by maintaining its own copy of this count - if the same nc-value is seen twice, then
  * the request is a replay."
  *
- * Nonces are stateless and shared by the cluster, but this table is not: a request replayed to
- * ANOTHER node within the nonce lifetime is not detected here. The short nonce lifetime is what
- * bounds that window; deployments that need more put a per-flow affinity in front (the edge
- * sends a given client to the same core node) or a shared store, which this module avoids.
+ * Nonces are stateless and every node of the cluster can verify them, but this table is per node:
+ * that is enough because a node accepts only the nonces it issued (stateless-nonce.ts), so every
+ * accepted use of a nonce passes through its issuer's table. A request replayed to another node
+ * gets a fresh challenge there, not a registration.
  *
  * Memory is bounded. Entries are kept in first-use order (a Map keeps insertion order), which
  * is close to issue order because clients use a nonce right after the 401 that carried it, so

@@ -1,23 +1,32 @@
 /**
  * Stateless nonces: any node of the cluster can check a nonce another node issued, because the
- * nonce carries its own issue time and a signature made with a secret the cluster shares.
+ * nonce carries its own issue time, its issuer and a signature made with a secret the cluster
+ * shares.
  *
- *   nonce = base64url( issuedAt(8, ms, big-endian) || random(16) || HMAC-SHA256(secret, signed) )
- *   signed = issuedAt || random || len(realm) || realm || len(binding) || binding   (len: uint32 BE)
+ *   nonce = base64url( issuedAt(8, ms, big-endian) || random(12) || issuer(4) || HMAC-SHA256(secret, signed) )
+ *   signed = issuedAt || random || issuer || len(realm) || realm || len(binding) || binding   (len: uint32 BE)
  *
  * The lengths make realm/binding unambiguous ("ab"+"c" vs "a"+"bc"). The binding is optional
  * (e.g. the client's address, or an edge flow token) and must be given again when checking.
+ *
+ * `issuer` is the first 4 bytes of SHA-256 of the issuing node's id. Every node can tell a nonce
+ * of the cluster from a forgery, and also whether it issued it: only the issuer accepts it, so
+ * the issuer's replay table (nonce-count-tracker.ts) sees every use of it. Another node answers
+ * a genuine digest over a foreign nonce with a fresh nonce and stale=true; the UA retries without
+ * asking its user (RFC 2617 §3.2.1), which costs one round trip when a UA moves to another core.
  *
  * Rotation: `secrets[0]` signs, every secret in the list verifies. To rotate without a 401 storm:
  * append the new secret on every node, then move it to the front, then drop the old one after
  * one nonce lifetime.
  */
-import { createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
 
 const TIME_BYTES = 8;
-const RANDOM_BYTES = 16;
+const RANDOM_BYTES = 12;
+const ISSUER_BYTES = 4;
+const HEAD_BYTES = TIME_BYTES + RANDOM_BYTES + ISSUER_BYTES;
 const MAC_BYTES = 32;
-const NONCE_BYTES = TIME_BYTES + RANDOM_BYTES + MAC_BYTES;
+const NONCE_BYTES = HEAD_BYTES + MAC_BYTES;
 /** ceil(56 * 4 / 3): base64url without padding. */
 const NONCE_CHARS = Math.ceil((NONCE_BYTES * 4) / 3);
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -31,6 +40,8 @@ export interface StatelessNonceOptions {
   /** How far in the future an issue time may be (clock differences between nodes). */
   maxClockSkewMs: number;
   now: () => number;
+  /** This node's id: only nonces it issued are 'valid' or 'stale' here. Default '' (one node). */
+  issuer?: string;
   randomBytes?: (size: number) => Buffer;
 }
 
@@ -38,6 +49,8 @@ export type NonceCheck =
   | { status: 'valid'; issuedAt: number; expiresAt: number }
   /** Genuine (signature verified) but outside its lifetime: answer with stale=true. */
   | { status: 'stale'; issuedAt: number; expiresAt: number }
+  /** Genuine, but issued by another node: answer with a nonce of ours and stale=true. */
+  | { status: 'foreign' }
   /** Not ours: wrong length or alphabet, or no secret in the list produced this signature. */
   | { status: 'forged' };
 
@@ -47,6 +60,7 @@ export class StatelessNonce {
   readonly #maxClockSkewMs: number;
   readonly #now: () => number;
   readonly #random: (size: number) => Buffer;
+  readonly #issuer: Buffer;
 
   constructor(opts: StatelessNonceOptions) {
     this.#keys = toKeys(opts.secrets);
@@ -55,6 +69,7 @@ export class StatelessNonce {
     this.#maxClockSkewMs = Math.max(0, opts.maxClockSkewMs);
     this.#now = opts.now;
     this.#random = opts.randomBytes ?? nodeRandomBytes;
+    this.#issuer = createHash('sha256').update(opts.issuer ?? '', 'utf8').digest().subarray(0, ISSUER_BYTES);
   }
 
   /** Replace the secrets at run time (configuration reload); same rules as the constructor. */
@@ -67,11 +82,12 @@ export class StatelessNonce {
   }
 
   issue(realm: string, binding = ''): string {
-    const head = Buffer.alloc(TIME_BYTES + RANDOM_BYTES);
+    const head = Buffer.alloc(HEAD_BYTES);
     head.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.#now()))), 0);
     const random = this.#random(RANDOM_BYTES);
     if (random.length !== RANDOM_BYTES) throw new TypeError('randomBytes returned the wrong size');
     random.copy(head, TIME_BYTES);
+    this.#issuer.copy(head, TIME_BYTES + RANDOM_BYTES);
     const mac = sign(this.#keys[0]!, head, realm, binding);
     return Buffer.concat([head, mac]).toString('base64url');
   }
@@ -84,14 +100,15 @@ export class StatelessNonce {
     }
     const raw = Buffer.from(nonce, 'base64url');
     if (raw.length !== NONCE_BYTES || raw.toString('base64url') !== nonce) return { status: 'forged' };
-    const head = raw.subarray(0, TIME_BYTES + RANDOM_BYTES);
-    const mac = raw.subarray(TIME_BYTES + RANDOM_BYTES);
+    const head = raw.subarray(0, HEAD_BYTES);
+    const mac = raw.subarray(HEAD_BYTES);
     let genuine = false;
     // Try every key even after a match so the time taken does not tell which one signed.
     for (const key of this.#keys) {
       if (timingSafeEqual(sign(key, head, realm, binding), mac)) genuine = true;
     }
     if (!genuine) return { status: 'forged' };
+    if (!head.subarray(TIME_BYTES + RANDOM_BYTES).equals(this.#issuer)) return { status: 'foreign' };
 
     const issuedAt = Number(raw.readBigUInt64BE(0));
     const expiresAt = issuedAt + this.#lifetimeMs;

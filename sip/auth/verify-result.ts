@@ -19,6 +19,8 @@ export type VerifyFailureReason =
   | 'replay'
   /** Not a nonce this cluster signed for this realm (and binding), or a retired secret. */
   | 'bad-nonce'
+  /** Correct digest over a nonce another node of the cluster issued: only its issuer accepts it. */
+  | 'foreign-nonce'
   /** An algorithm or qop we do not offer (MD5-sess, SHA-512-256, auth-int, ...). */
   | 'algorithm'
   /** `uri` does not name the Request-URI. */
@@ -47,7 +49,9 @@ export type FailureReply =
  *   for which the nonce is invalid but with a valid digest for that nonce".
  * - 'replay' also re-challenges with stale=true: the digest was right, so the sender knows the
  *   password or replays a captured request; a fresh nonce serves the first and stops the second,
- *   and UAs that lost track of nc (or hit another node's table) recover without a prompt.
+ *   and UAs that lost track of nc recover without a prompt.
+ * - 'foreign-nonce': the UA moved to another core (failover, a new core list); it gets this
+ *   node's nonce and retries without a prompt, and the nonce's own issuer keeps counting its uses.
  * - 'unknown-user' and 'bad-response' get the same 403 so usernames cannot be probed.
  * - 'uri-mismatch': RFC 2617 §3.2.2.5 "the server SHOULD return a 400 Bad Request error".
  */
@@ -61,6 +65,7 @@ export function failureReply(reason: VerifyFailureReason, role: AuthRole): Failu
       return { kind: 'challenge', status, stale: false };
     case 'stale':
     case 'replay':
+    case 'foreign-nonce':
       return { kind: 'challenge', status, stale: true };
     case 'unknown-user':
     case 'bad-response':

@@ -5,7 +5,7 @@
  * captured credentials replayed, stale nonces (minted with a faked clock: the nonce carries its
  * own issue time), and GRUU guessing.
  *
- * Ports (127.0.0.1 unless said): core 27050; edge ws 27051 / udp 27052; attacker 127.0.0.2:27060;
+ * Ports (127.0.0.1 unless said): core 27050, a second core 27054; edge ws 27051 / udp 27052; attacker 127.0.0.2:27060;
  * honest 127.0.0.3:27061; desk phone 27062; caller 127.0.0.2:27063.
  */
 import t, { type Test } from 'tap';
@@ -18,7 +18,7 @@ import type { UdpUa } from '../helpers/udp-ua.js';
 import { DOMAIN, HOST, SECRET, metric, sleep, startCore, startEdge, type CoreHandle, type EdgeHandle } from './fixtures/cluster.js';
 import { SDP, branch, newCallId, udpRequest, uuid, wsRegister } from './fixtures/messages.js';
 
-const P = { core: 27050, ws: 27051, udp: 27052, attacker: 27060, honest: 27061, phone: 27062, caller: 27063 };
+const P = { core: 27050, ws: 27051, udp: 27052, core2: 27054, attacker: 27060, honest: 27061, phone: 27062, caller: 27063 };
 const USERS = { alice: 'alice-secret-pw', bob: 'bob-secret-pw', carol: 'carol-secret-pw' };
 
 async function cluster(t: Test): Promise<{ core: CoreHandle; edge: EdgeHandle }> {
@@ -167,13 +167,47 @@ t.test('RFC 2617 §3.2.2: captured credentials replayed (same nonce and nc) are 
   t.equal(await metric(core.node.metrics.registry, 'sipflow_core_auth_failures_total', { reason: 'replay' }), 2, 'both replays counted');
 });
 
+t.test("captured credentials replayed to ANOTHER core of the cluster are refused there: only the core that issued a nonce accepts it; a UA that moves gets stale=true and goes on", async (t) => {
+  const { core } = await cluster(t);
+  const core2 = await startCore(t, P.core2, { auth: true }, USERS);
+  const phone = await ua(t, HOST, P.phone);
+  const attacker = await ua(t, '127.0.0.2', P.attacker);
+  const callId = newCallId('moves');
+  const phoneAddr = { host: HOST, port: P.phone };
+  const reg = (cseq: number, extra: string[], from = phoneAddr, contactHost = HOST) =>
+    udpRequest(from, { method: 'REGISTER', uri: `sip:${DOMAIN}`, from: 'carol', to: `sip:carol@${DOMAIN}`, callId, cseq, contact: `<sip:carol@${contactHost}:${from.port}>`, extra: ['Expires: 600', ...extra] });
+  const answer = async (u: UdpUa, cseq: number) => (await u.wait((m) => m.kind === 'response' && m.callId === callId && m.cseq.seq === cseq)) as SipResponse;
+  phone.send(reg(1, []), core.addr);
+  const c = await answer(phone, 1);
+  const auth = `Authorization: ${credentials(challengeOf(c), 'carol', USERS.carol)}`;
+  phone.send(reg(2, [auth]), core.addr);
+  t.equal((await answer(phone, 2)).status, 200, 'carol registers at the first core');
+
+  // The attacker saw that REGISTER and sends its Authorization to the second core.
+  attacker.send(reg(3, [auth], { host: '127.0.0.2', port: P.attacker }, '127.0.0.2'), core2.addr);
+  const r = await answer(attacker, 3);
+  t.equal(r.status, 401, 'the second core refuses the first core\'s nonce: 401');
+  t.equal(challengeOf(r).stale, true, 'with stale=true (the digest was right)');
+  t.equal((await core2.store.lookup(`sip:carol@${DOMAIN}`)).length, 0, 'nothing registered at the second core');
+
+  // Carol herself moves to the second core (her core went away): one more round trip, no prompt.
+  const auth2 = `Authorization: ${credentials(challengeOf(c), 'carol', USERS.carol, 2)}`;
+  phone.send(reg(4, [auth2]), core2.addr);
+  const moved = await answer(phone, 4);
+  t.equal(moved.status, 401, 'her next refresh, sent to the second core with the old nonce: 401');
+  t.equal(challengeOf(moved).stale, true, 'stale=true: retry with the new nonce');
+  phone.send(reg(5, [`Authorization: ${credentials(challengeOf(moved), 'carol', USERS.carol)}`]), core2.addr);
+  t.equal((await answer(phone, 5)).status, 200, 'and the retry registers her there');
+  t.equal(await metric(core2.node.metrics.registry, 'sipflow_core_auth_failures_total', { reason: 'foreign-nonce' }), 2, 'both foreign nonces counted');
+});
+
 t.test('RFC 2617 §3.2.1: a genuine but expired nonce gets 401 with stale=true; a forged nonce gets 401 without it', async (t) => {
   const { core } = await cluster(t);
   const phone = await ua(t, HOST, P.phone);
   const from = { host: HOST, port: P.phone };
   // The nonce carries its own signed issue time: one minted with this cluster's secret ten minutes
   // ago is what a client holding on to an old challenge would send (lifetime 300 s).
-  const old = new StatelessNonce({ secrets: [SECRET], lifetimeMs: 300_000, maxClockSkewMs: 30_000, now: () => Date.now() - 10 * 60_000 }).issue(DOMAIN);
+  const old = new StatelessNonce({ secrets: [SECRET], lifetimeMs: 300_000, maxClockSkewMs: 30_000, now: () => Date.now() - 10 * 60_000, issuer: core.node.nodeId }).issue(DOMAIN);
   const challenge: DigestChallenge = { realm: DOMAIN, nonce: old, algorithm: 'MD5', qop: ['auth'], stale: false };
   const callId = newCallId('stale');
   const reg = (cseq: number, auth: string) => udpRequest(from, { method: 'REGISTER', uri: `sip:${DOMAIN}`, from: 'carol', to: `sip:carol@${DOMAIN}`, callId, cseq, contact: `<sip:carol@${HOST}:${P.phone}>`, extra: [`Authorization: ${auth}`] });

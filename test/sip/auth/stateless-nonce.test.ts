@@ -28,6 +28,25 @@ t.test('a nonce issued by one node is valid on another node sharing the secret',
   t.not(a.issue('example.com'), nonce, 'random part makes each nonce unique');
 });
 
+t.test('only the issuing node accepts its nonce; other nodes of the cluster see it is genuine but foreign', async (t) => {
+  const c = clock();
+  const a = new StatelessNonce({ secrets: [SECRET_A], lifetimeMs: 300_000, maxClockSkewMs: 30_000, now: c.now, issuer: '10.0.0.1:5060' });
+  const b = new StatelessNonce({ secrets: [SECRET_A], lifetimeMs: 300_000, maxClockSkewMs: 30_000, now: c.now, issuer: '10.0.0.2:5060' });
+  const nonce = a.issue('example.com');
+  t.match(nonce, /^[A-Za-z0-9_-]{75}$/, 'same length with the issuer in it');
+  t.equal(a.check(nonce, 'example.com').status, 'valid', 'the issuer accepts it');
+  t.equal(b.check(nonce, 'example.com').status, 'foreign', 'another node: genuine, not its own');
+  t.equal(codec([SECRET_A], c).check(nonce, 'example.com').status, 'foreign', 'a node without an id is another node too');
+  t.equal(codec([SECRET_B], c).check(nonce, 'example.com').status, 'forged', 'a node with another secret cannot tell it from a forgery');
+  // The issuer bytes are signed: rewriting them to B's makes a forgery, not a nonce of B.
+  const raw = Buffer.from(b.issue('example.com'), 'base64url');
+  const forged = Buffer.from(nonce, 'base64url');
+  raw.copy(forged, 20, 20, 24);
+  t.equal(b.check(forged.toString('base64url'), 'example.com').status, 'forged', "A's nonce with B's issuer bytes: forged");
+  c.advance(301_000);
+  t.equal(a.check(nonce, 'example.com').status, 'stale', 'expired at its issuer: stale');
+});
+
 t.test('the nonce is bound to the realm and the optional binding', async (t) => {
   const n = codec([SECRET_A]);
   const nonce = n.issue('example.com', '192.0.2.1');

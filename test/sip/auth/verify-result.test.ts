@@ -8,13 +8,13 @@ t.test('a UAS challenges with 401, a proxy with 407 (RFC 3261 §22.1, §22.3)', 
   t.equal(AUTH_HEADERS.uas.credentials, 'Authorization');
 });
 
-t.test('stale and replay re-challenge with stale=true; nothing else does', async (t) => {
-  const all: VerifyFailureReason[] = ['missing', 'malformed', 'wrong-realm', 'unknown-user', 'bad-response', 'stale', 'replay', 'bad-nonce', 'algorithm', 'uri-mismatch'];
+t.test("stale, replay and another node's nonce re-challenge with stale=true; nothing else does", async (t) => {
+  const all: VerifyFailureReason[] = ['missing', 'malformed', 'wrong-realm', 'unknown-user', 'bad-response', 'stale', 'replay', 'bad-nonce', 'foreign-nonce', 'algorithm', 'uri-mismatch'];
   const stale = all.filter((r) => {
     const reply = failureReply(r, 'uas');
     return reply.kind === 'challenge' && reply.stale;
   });
-  t.same(stale, ['stale', 'replay']);
+  t.same(stale, ['stale', 'replay', 'foreign-nonce']);
 });
 
 t.test('unknown user and wrong password are indistinguishable (403); syntax problems are 400', async (t) => {

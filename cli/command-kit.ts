@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { OptionError, readConfigFile, resolveOptions } from '../runtime/options.js';
+import type { DrainResult } from '../runtime/drain.js';
 import { createLogger, type Logger, type LogLevel } from '../runtime/logger.js';
 
 export interface CommandContext {
@@ -43,6 +44,33 @@ export function stopSignal(): Promise<NodeJS.Signals> {
     process.once('SIGTERM', onSignal);
   });
   return stopPromise;
+}
+
+/**
+ * What the first SIGINT/SIGTERM starts: the node drains for at most `timeoutMs`, then stops. A
+ * second signal cuts the drain short; the stop still runs (sockets closed, flows told 1001).
+ */
+export async function drainThenStop(
+  log: Logger,
+  role: 'core' | 'edge',
+  node: { drain(timeoutMs: number, opts: { signal?: AbortSignal }): Promise<DrainResult>; stop(): Promise<void> },
+  timeoutMs: number,
+  signal: NodeJS.Signals,
+): Promise<void> {
+  const cut = new AbortController();
+  const onSecond = (second: NodeJS.Signals) => {
+    log.warn({ signal: second }, `${role} stopping now: second signal during the drain`);
+    cut.abort();
+  };
+  process.once('SIGINT', onSecond);
+  process.once('SIGTERM', onSecond);
+  log.info({ signal, drainTimeoutMs: timeoutMs }, `${role} draining: no new work; a second signal stops at once`);
+  const result = await node.drain(timeoutMs, { signal: cut.signal });
+  if (result.drained) log.info(result, `${role} drained`);
+  else log.warn(result, `${role} stopping with requests still waiting for their answers (drain timeout or second signal)`);
+  await node.stop();
+  process.off('SIGINT', onSecond);
+  process.off('SIGTERM', onSecond);
 }
 
 /** Runs a command body, turning known failures into one clear line and an exit code. */

@@ -28,6 +28,7 @@ import { isSendable } from './proxy/request-validation.js';
 import { RateLimiter } from './rate-limiter.js';
 import { MediaAnchor } from './media/media-anchor.js';
 import { RtpengineClient } from './media/rtpengine-client.js';
+import { drainWhile, type DrainResult } from '../runtime/drain.js';
 
 /**
  * One IP may send as much as this many sources (ip:port) together: room for a few phones behind
@@ -75,6 +76,10 @@ export class CoreNode {
   #ipLimiter: RateLimiter;
   #trusted: TrustedSources;
   #storeHealthy = true;
+  /** Set by drain(): health pings get 503, readiness is off. */
+  #draining = false;
+  /** When the last message other than OPTIONS arrived (performance.now()), for drain(). */
+  #lastMessageAt = 0;
   #storeProbe: NodeJS.Timeout | undefined;
   #startedAt = 0;
   #listening: { udp: HostPort; tcp?: HostPort; metrics?: HostPort } | undefined;
@@ -120,6 +125,8 @@ export class CoreNode {
     const parseLimits = { maxMessageBytes: o.maxMessageBytes ?? 65535 };
     const set = new TransportSet({
       onMessage: (message, source) => {
+        // Health pings keep coming while draining (edges watch for the core to come back).
+        if (message.kind === 'response' || message.method !== 'OPTIONS') this.#lastMessageAt = performance.now();
         if (!this.#admit(source)) return;
         this.#layer!.receive(message, source);
       },
@@ -182,7 +189,7 @@ export class CoreNode {
           : { transport: 'UDP', host: advertise.host, port: advertise.port },
       ...(o.timerCMs !== undefined ? { timerCMs: o.timerCMs } : {}),
       ...(this.#media ? { media: this.#media } : {}),
-      healthy: () => this.#storeHealthy,
+      unavailable: () => (this.#draining ? 'Shutting Down' : this.#storeHealthy ? undefined : 'Location Store Unreachable'),
       clientIp: (request, source) => this.#clientIp(request, source),
     });
     this.#proxy = proxy;
@@ -205,6 +212,7 @@ export class CoreNode {
         registry: this.metrics.registry,
         ...(o.adminToken ? { token: o.adminToken } : {}),
         ready: async () => {
+          if (this.#draining) return { ready: false, reason: 'draining' };
           try {
             await this.store.ping();
             return { ready: true };
@@ -255,6 +263,7 @@ export class CoreNode {
       listening: this.#listening,
       transactions: this.transactionCount,
       inviteContexts: this.#proxy?.activeContexts ?? 0,
+      draining: this.#draining,
       store: { kind: this.store.constructor.name, ...(ring ? { ring } : {}) },
     };
   }
@@ -298,6 +307,23 @@ export class CoreNode {
         /* nothing can be built: dropped and counted above */
       }
     }
+  }
+
+  /**
+   * SIGTERM: finish what is under way before stopping. Health pings get 503 "Shutting Down", so
+   * edges stop picking this core (after their failure threshold) and /readyz says draining; what
+   * still arrives is served as usual (bindings live in the shared store, so any core can take the
+   * next request). Ends when no forwarded request waits for its answer (a call being set up here
+   * would lose its 200: the callee's side answers to this core's Via) and nothing has arrived for
+   * `quietMs`, at `timeoutMs`, or when `signal` aborts. Returns what was still under way then.
+   */
+  async drain(timeoutMs: number, opts: { quietMs?: number; signal?: AbortSignal } = {}): Promise<DrainResult> {
+    this.#draining = true;
+    const quietMs = opts.quietMs ?? 1000;
+    return drainWhile(() => this.#proxy?.activeContexts ?? 0, timeoutMs, {
+      quiet: () => performance.now() - this.#lastMessageAt >= quietMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   }
 
   async stop(): Promise<void> {

@@ -68,6 +68,8 @@ export const coreOptionsSchema = z.object({
   /** Per-source message budget per second before a source is shed (flood protection). */
   rateLimit: positiveInt.default(500),
   maxMessageBytes: positiveInt.default(65535),
+  /** SIGTERM: how long to wait for calls being set up here before stopping anyway, ms. */
+  drainTimeout: z.coerce.number().int().min(0).max(600_000).default(20_000),
   rtpengine: hostPortListSchema.optional(),
   /** Sources exempt from the rate limit (the cluster's own edges): IP, IP:port or CIDR (10.0.0.0/8). */
   trusted: z

@@ -35,6 +35,7 @@ import { stampReceived } from './stamp-received.js';
 import { EdgeMetrics, messageLabel, type CloseReason } from './metrics.js';
 import { uwsRuntime, type UwsRuntime } from './uws-runtime.js';
 import { WsListener, type WsListenerDelegate } from './ws-listener.js';
+import { drainWhile, type DrainResult } from '../runtime/drain.js';
 
 export type { EdgeNodeOptions } from './edge-options.js';
 
@@ -53,7 +54,7 @@ export class EdgeNode {
   readonly #log: Logger;
   readonly #version: string;
   readonly #runtime: UwsRuntime = uwsRuntime();
-  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  #state: 'new' | 'starting' | 'running' | 'draining' | 'stopping' | 'stopped' = 'new';
   #startedAt = 0;
   #udp: UdpTransport | undefined;
   #tcp: TcpTransport | undefined;
@@ -248,7 +249,10 @@ export class EdgeNode {
         listen: o.metrics,
         registry: this.metrics.registry,
         ...(o.adminToken ? { token: o.adminToken } : {}),
-        ready: async () => (this.#state === 'running' && (this.#cores?.healthyCount ?? 0) > 0 ? { ready: true } : { ready: false, reason: 'no healthy core' }),
+        ready: async () => {
+          if (this.#state === 'draining') return { ready: false, reason: 'draining' };
+          return this.#state === 'running' && (this.#cores?.healthyCount ?? 0) > 0 ? { ready: true } : { ready: false, reason: 'no healthy core' };
+        },
         status: () => this.status(),
       });
       addresses.metrics = await this.#status.start();
@@ -300,10 +304,28 @@ export class EdgeNode {
       uptime: this.#startedAt ? Math.round((Date.now() - this.#startedAt) / 1000) : 0,
       uws: this.#runtime.implementation,
       flowsOpen: this.#flows?.size ?? 0,
-      pendingForwardings: (this.#proxy?.pendingForwardings ?? 0) + (this.#relay?.pending ?? 0),
+      pendingForwardings: this.#pendingForwardings(),
       listen: this.#identity,
       cores: (this.#cores?.cores ?? []).map((c) => ({ core: c.id, state: c.state, consecutiveFailures: c.consecutiveFailures })),
     };
+  }
+
+  #pendingForwardings(): number {
+    return (this.#proxy?.pendingForwardings ?? 0) + (this.#relay?.pending ?? 0);
+  }
+
+  /**
+   * SIGTERM: take no new WebSockets (the listening sockets close, /readyz says draining), keep
+   * serving the open flows, and wait until no forwarded request waits for its final answer, or
+   * `timeoutMs`, or `signal`. stop() then closes the flows with 1001 "edge shutting down": their
+   * browsers reconnect through the load balancer to another edge and register again (RFC 5626
+   * §4.5), instead of losing a request that was on its way.
+   */
+  async drain(timeoutMs: number, opts: { signal?: AbortSignal } = {}): Promise<DrainResult> {
+    if (this.#state !== 'running') return { drained: false, waiting: this.#pendingForwardings(), ms: 0 };
+    this.#state = 'draining';
+    for (const l of this.#listeners) l.close();
+    return drainWhile(() => (this.#proxy?.awaitingFinal ?? 0) + (this.#relay?.pending ?? 0), timeoutMs, opts);
   }
 
   async stop(): Promise<void> {

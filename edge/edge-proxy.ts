@@ -77,6 +77,11 @@ export class EdgeProxy implements TransactionUser {
     return this.#index.pending;
   }
 
+  /** Forwardings still waiting for their final response. */
+  get awaitingFinal(): number {
+    return this.#index.awaitingFinal;
+  }
+
   /** Where a message from this flow came from, for the transaction layer. */
   static sourceOf(flow: Flow, local: Endpoint): ReceivedFrom {
     return {

@@ -119,6 +119,17 @@ export class ForwardingIndex {
     }
   }
 
+  /** Forwardings whose final response has not passed yet (what a drain waits for). */
+  get awaitingFinal(): number {
+    let n = 0;
+    for (const held of this.#byFlow.values()) {
+      if (held instanceof Set) {
+        for (const f of held) if (!f.final) n++;
+      } else if (!held.final) n++;
+    }
+    return n;
+  }
+
   get pending(): number {
     let n = 0;
     for (const held of this.#byFlow.values()) n += held instanceof Set ? held.size : 1;

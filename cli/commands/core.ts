@@ -5,7 +5,7 @@ import { coreOptionsSchema, DEV_SECRET } from '../../core/core-options.js';
 import { CoreNode } from '../../core/core-node.js';
 import { createLocationStore } from '../../core/location/create-store.js';
 import { formatHostPort } from '../../runtime/host-port.js';
-import { loggerFor, optionsFor, run, stopSignal } from '../command-kit.js';
+import { drainThenStop, loggerFor, optionsFor, run, stopSignal } from '../command-kit.js';
 
 const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -33,6 +33,7 @@ export function register(program: Command): void {
     .option('--flow-timer <s>', 'RFC 5626 Flow-Timer for outbound UAs (default 120)')
     .option('--rate-limit <n>', 'messages per second per source before shedding (default 500)')
     .option('--max-message-bytes <n>', 'largest SIP message accepted (default 65535)')
+    .option('--drain-timeout <ms>', 'on SIGTERM, answer health pings 503 and wait this long for calls being set up here before stopping; a second signal stops at once (default 20000)')
     .option('--trusted <list>', 'sources exempt from the rate limit (the edges): IP, IP:port or CIDR, comma-separated')
     .option('--rtpengine <hosts>', 'rtpengine ng addresses HOST:PORT[,...]')
     .action((_opts: unknown, cmd: Command) =>
@@ -91,9 +92,7 @@ export function register(program: Command): void {
             log.error({ err: (err as Error).message }, 'SIGHUP reload refused: the new configuration is invalid; keeping the old one');
           }
         });
-        const sig = await stopSignal();
-        log.info({ signal: sig }, 'core stopping');
-        await node.stop();
+        await drainThenStop(log, 'core', node, o.drainTimeout, await stopSignal());
         await store.close();
         log.info('core stopped');
       }),

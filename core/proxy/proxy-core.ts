@@ -56,8 +56,11 @@ export interface ProxyCoreDeps {
   timerCMs?: number;
   /** rtpengine control, when configured: WebRTC ⇄ RTP calls get their media anchored. */
   media?: MediaAnchor;
-  /** False while the location store is unreachable: health pings get 503 so edges go elsewhere. */
-  healthy?: () => boolean;
+  /**
+   * Why this core should get no new work (the location store is unreachable, the node is
+   * draining), or undefined: health pings get 503 with it so edges go elsewhere.
+   */
+  unavailable?: () => string | undefined;
   /**
    * The address failed authentications are counted against (default: the sender's). Behind an
    * edge it must be the browser's, or one password guesser would lock out everybody on that edge.
@@ -271,7 +274,8 @@ export class ProxyCore implements TransactionUser {
 
     if (!uri.user && (request.method === 'OPTIONS' || request.maxForwards === 0)) {
       // OPTIONS to the core itself: health pings from edges and load balancers.
-      if (d.healthy && !d.healthy()) return { kind: 'reply', status: 503, reason: 'Location Store Unreachable', headers: [['Retry-After', '5']] };
+      const unavailable = d.unavailable?.();
+      if (unavailable !== undefined) return { kind: 'reply', status: 503, reason: unavailable, headers: [['Retry-After', '5']] };
       return { kind: 'reply', status: 200, reason: 'OK', headers: [['Allow', 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE'], ['Accept', 'application/sdp'], ['Supported', 'path, gruu, outbound']] };
     }
 

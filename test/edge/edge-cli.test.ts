@@ -2,7 +2,8 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { FakeCore } from './fixtures/fake-core.js';
-import { SipWsClient, register } from './fixtures/sip-ws-client.js';
+import { SipWsClient, invite, register } from './fixtures/sip-ws-client.js';
+import { createResponse } from '../../sip/message/factory.js';
 
 const entry = fileURLToPath(new URL('./fixtures/run-edge-cli.ts', import.meta.url));
 /** The TypeScript loader tap runs this file with, so the child runs the CLI from source too. */
@@ -70,6 +71,48 @@ t.test('sipflow edge: logs one ready line, serves, and exits 0 on SIGTERM', asyn
   t.equal(await run.exit, 0, 'clean exit');
   await client.waitClosed();
   t.pass('the browser connection was closed by the shutdown');
+});
+
+t.test('sipflow edge: SIGTERM drains (an INVITE on its way gets its answer, then 1001); a second SIGTERM stops at once', async (t) => {
+  const core = await FakeCore.start();
+  t.teardown(() => core.close());
+  let answer: (() => void) | undefined;
+  core.onRequest = (req, reply) => {
+    if (req.method !== 'INVITE') return false;
+    answer = () => reply(createResponse(req, 486, 'Busy Here', { toTag: true }));
+    return true;
+  };
+  const start = async () => {
+    const run = edgeCli(['--ws', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--core', `127.0.0.1:${core.port}`, '--drain-timeout', '20000'], { SIPFLOW_SECRET: 'cli-test-secret-0123456789' });
+    t.teardown(() => run.child.kill('SIGKILL'));
+    const ready = await waitForLine(run.lines, (j) => j.msg === 'edge ready');
+    const client = await SipWsClient.connect(`ws://127.0.0.1:${Number(String(ready.ws).split(':').pop())}/`);
+    client.send(invite());
+    await core.waitFor((r) => r.message.kind === 'request' && r.message.method === 'INVITE' && r.from.port === Number(String(ready.udp).split(':').pop()));
+    return { run, client };
+  };
+
+  const first = await start();
+  first.run.child.kill('SIGTERM');
+  const draining = await waitForLine(first.run.lines, (j) => j.msg === 'edge draining: no new work; a second signal stops at once');
+  t.equal(draining.drainTimeoutMs, 20000, 'the drain is logged with its bound');
+  t.equal(first.client.closed, false, 'the flow stays open while its INVITE waits');
+  answer!();
+  t.equal((await first.client.waitForSip(/^SIP\/2.0 486/)).kind, 'response', 'the answer reaches the browser during the drain');
+  t.equal(await first.client.waitClosed(), 1001, 'then the flow is closed with 1001');
+  t.equal(await first.run.exit, 0, 'clean exit');
+  t.ok(first.run.lines.some((l) => l.includes('"msg":"edge drained"')), 'logged as drained');
+
+  answer = undefined;
+  const second = await start();
+  const started = Date.now();
+  second.run.child.kill('SIGTERM');
+  await waitForLine(second.run.lines, (j) => j.msg === 'edge draining: no new work; a second signal stops at once');
+  second.run.child.kill('SIGTERM');
+  t.equal(await second.run.exit, 0, 'the second SIGTERM: clean exit');
+  t.ok(Date.now() - started < 10_000, 'long before the 20 s drain timeout');
+  t.ok(second.run.lines.some((l) => l.includes('second signal during the drain')), 'logged');
+  t.equal(await second.client.waitClosed(), 1001, 'the flow still gets 1001');
 });
 
 t.test('sipflow edge: without a secret it warns loudly', async (t) => {

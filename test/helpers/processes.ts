@@ -8,7 +8,8 @@ const bin = fileURLToPath(new URL('../../bin/sipflow.js', import.meta.url));
 export interface RoleProcess {
   child: ChildProcess;
   lines: string[];
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM by default: the role drains (bounded by its --drain-timeout), then SIGKILL after `graceMs` (default 25 s). */
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
 /**
@@ -41,10 +42,10 @@ export async function startRole(args: string[], opts: { env?: NodeJS.ProcessEnv;
   return {
     child,
     lines,
-    kill: (signal = 'SIGTERM') =>
+    kill: (signal = 'SIGTERM', graceMs = 25_000) =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+        const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
         child.once('exit', () => {
           clearTimeout(t);
           resolve();

@@ -3,15 +3,34 @@
  * move to the other core, /readyz says draining, and a call being set up through it still gets
  * its 200 before it stops. Two cores share one store, as they share Cassandra in a cluster.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CoreNode } from '../../core/core-node.js';
 import { MemoryLocationStore } from '../../core/location/memory-store.js';
 import { EdgeNode } from '../../edge/edge-node.js';
-import type { SipResponse } from '../../sip/message/model.js';
+import type { SipRequest, SipResponse } from '../../sip/message/model.js';
 import { UdpUa } from '../helpers/udp-ua.js';
 import { SipWsClient } from '../edge/fixtures/sip-ws-client.js';
 import { DOMAIN, HOST, SECRET, metric, sleep, until } from '../security/fixtures/cluster.js';
 import { SDP, newCallId, udpRequest, wsRegister } from '../security/fixtures/messages.js';
+
+/**
+ * bob, a desk phone registered at `core`, and carol calling him through it: resolves once bob's
+ * phone rings (he has not answered).
+ */
+async function ringingCall(t: Test, core: { host: string; port: number }): Promise<{ bob: UdpUa; carol: UdpUa; callId: string; invite: SipRequest }> {
+  const bob = await UdpUa.open();
+  const carol = await UdpUa.open();
+  t.teardown(() => {
+    bob.close();
+    carol.close();
+  });
+  const regId = newCallId('bob-reg');
+  bob.send(udpRequest(bob, { method: 'REGISTER', uri: `sip:${DOMAIN}`, from: 'bob', to: `sip:bob@${DOMAIN}`, callId: regId, contact: `<sip:bob@${HOST}:${bob.port}>`, extra: ['Expires: 600'] }), core);
+  t.equal((await bob.response(regId, 'REGISTER')).status, 200, 'bob registered');
+  const callId = newCallId('call');
+  carol.send(udpRequest(carol, { method: 'INVITE', uri: `sip:bob@${DOMAIN}`, from: 'carol', callId, contact: `<sip:carol@${HOST}:${carol.port}>`, body: SDP }), core);
+  return { bob, carol, callId, invite: await bob.request('INVITE', 5000, callId) };
+}
 
 t.test('drain: edges move away on 503 "Shutting Down", a call being set up still connects, then the core is drained', async (t) => {
   const store = new MemoryLocationStore();
@@ -29,18 +48,7 @@ t.test('drain: edges move away on 503 "Shutting Down", a call being set up still
   t.ok(await until(() => edge.cores!.healthyCount === 2), 'the edge sees both cores up');
 
   // bob, a desk phone registered at core a; carol calls him through core a.
-  const bob = await UdpUa.open();
-  const carol = await UdpUa.open();
-  t.teardown(() => {
-    bob.close();
-    carol.close();
-  });
-  const regId = newCallId('bob-reg');
-  bob.send(udpRequest(bob, { method: 'REGISTER', uri: `sip:${DOMAIN}`, from: 'bob', to: `sip:bob@${DOMAIN}`, callId: regId, contact: `<sip:bob@${HOST}:${bob.port}>`, extra: ['Expires: 600'] }), a.addr.udp);
-  t.equal((await bob.response(regId, 'REGISTER')).status, 200, 'bob registered');
-  const callId = newCallId('call');
-  carol.send(udpRequest(carol, { method: 'INVITE', uri: `sip:bob@${DOMAIN}`, from: 'carol', callId, contact: `<sip:carol@${HOST}:${carol.port}>`, body: SDP }), a.addr.udp);
-  const ringing = await bob.request('INVITE', 5000, callId);
+  const { bob, carol, callId, invite: ringing } = await ringingCall(t, a.addr.udp);
 
   let drainedAt = 0;
   const draining = a.node.drain(10_000, { quietMs: 300 }).then((r) => {
@@ -87,18 +95,7 @@ t.test('drain: bounded by its timeout while a call waits; cut short by an abort'
   const node = new CoreNode({ udp: { host: HOST, port: 0 }, domain: DOMAIN, auth: false, secrets: [SECRET] }, { store });
   const addr = await node.start();
   t.teardown(() => node.stop());
-  const bob = await UdpUa.open();
-  const carol = await UdpUa.open();
-  t.teardown(() => {
-    bob.close();
-    carol.close();
-  });
-  const regId = newCallId('bob-reg');
-  bob.send(udpRequest(bob, { method: 'REGISTER', uri: `sip:${DOMAIN}`, from: 'bob', to: `sip:bob@${DOMAIN}`, callId: regId, contact: `<sip:bob@${HOST}:${bob.port}>`, extra: ['Expires: 600'] }), addr.udp);
-  await bob.response(regId, 'REGISTER');
-  const callId = newCallId('unanswered');
-  carol.send(udpRequest(carol, { method: 'INVITE', uri: `sip:bob@${DOMAIN}`, from: 'carol', callId, contact: `<sip:carol@${HOST}:${carol.port}>`, body: SDP }), addr.udp);
-  await bob.request('INVITE', 5000, callId);
+  await ringingCall(t, addr.udp);
 
   const timed = await node.drain(400, { quietMs: 50 });
   t.equal(timed.drained, false, 'not drained: the INVITE is still unanswered');

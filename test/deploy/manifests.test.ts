@@ -419,6 +419,8 @@ function checkTopology(t: Test, objects: K8sObject[], sip: SipflowContainer[], o
       t.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet', `${id}: cluster DNS from the host network`);
       t.ok(pod.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length, `${id}: one core per node (the port is the node's)`);
     }
+    const coreDrainMs = Number(core.flags.drainTimeout ?? coreOptionsSchema.shape.drainTimeout.parse(undefined));
+    t.ok(pod.terminationGracePeriodSeconds * 1000 > coreDrainMs, `${id}: the grace period (${pod.terminationGracePeriodSeconds} s) outlasts the drain on SIGTERM (${coreDrainMs} ms)`);
     const dc = core.owner.metadata.labels!['sipflow.io/datacenter']!;
     t.equal(core.flags.dc, dc, `${id}: --dc ${dc}`);
     t.equal(core.flags.store, 'cassandra', `${id}: --store cassandra`);
@@ -459,6 +461,10 @@ function checkTopology(t: Test, objects: K8sObject[], sip: SipflowContainer[], o
     t.equal(edge.flags.advertiseHost, SAMPLE_FIELDS['status.podIP'], `${id}: advertises its pod IP`);
     t.equal(edge.owner.spec.strategy.rollingUpdate.maxUnavailable, 0, `${id}: rollouts never lower capacity`);
     t.ok(edge.container.lifecycle?.preStop, `${id}: preStop delay before SIGTERM (drain)`);
+    const preStopSeconds = Number(edge.container.lifecycle?.preStop?.exec?.command?.at(-1));
+    const edgeDrainMs = Number(edge.flags.drainTimeout ?? edgeSchema.shape.drainTimeout.parse(undefined));
+    const grace = edge.owner.spec.template.spec.terminationGracePeriodSeconds;
+    t.ok(grace * 1000 > preStopSeconds * 1000 + edgeDrainMs, `${id}: the grace period (${grace} s) outlasts the preStop sleep (${preStopSeconds} s) and the drain (${edgeDrainMs} ms)`);
   }
   const edgeService = byKind(objects, 'Service').find((s) => component(s) === 'edge' && s.spec.clusterIP !== 'None');
   t.ok(edgeService?.spec.ports.some((p: any) => p.targetPort === 'ws'), 'a Service carries WebSocket to the edges');
@@ -717,6 +723,12 @@ t.test('systemd units', async (t) => {
     t.equal(edge.coreTransport, 'tcp', 'edge: reaches the cores over TCP');
     t.same(core.tcp, core.udp, 'core: listens on TCP where the edges look for it, at its UDP address');
     t.throws(() => resolveOptions(coreOptionsSchema, { flags: {}, env, file: { core: { ...(file.core as object), consistency: 'SOMETIMES' } }, section: 'core' }), 'a bad value would be caught');
+    // systemd sends SIGKILL after TimeoutStopSec: the drain on SIGTERM must end before that.
+    for (const [role, drainMs] of [['core', core.drainTimeout], ['edge', edge.drainTimeout]] as const) {
+      const unit = parseUnitFile(readFileSync(join(dir, units[role]), 'utf8'));
+      const stopSec = Number(/^(\d+)s?$/.exec(value(unit, 'Service', 'TimeoutStopSec') ?? '')?.[1]);
+      t.ok(stopSec * 1000 > drainMs, `${units[role]}: TimeoutStopSec (${stopSec} s) outlasts the ${role}'s drain (${drainMs} ms)`);
+    }
   });
 
   t.test('systemd-analyze verify and security accept the units', async (t) => {

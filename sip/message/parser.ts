@@ -196,6 +196,9 @@ function parseHeaderLines(s: string, pos: number, limits: ParseLimits, st: State
   const fields = st.fields;
   const maxLine = limits.maxLineLength;
   let last: Field | undefined;
+  // The next CR at or after pos (-1: none left), found once per CR rather than once per line: a
+  // message of bare-LF lines would otherwise be scanned to its end for every line.
+  let cr = -2;
   while (pos < len) {
     let nl = s.indexOf('\n', pos);
     if (nl < 0) nl = len;
@@ -206,7 +209,7 @@ function parseHeaderLines(s: string, pos: number, limits: ParseLimits, st: State
     // A CR is only allowed before the LF (RFC 3261 §7.3: lines end in CRLF). One anywhere else
     // would end the line for some readers and not for others; fields are copied into other
     // messages as they are, so none may carry one.
-    const cr = s.indexOf('\r', pos);
+    if (cr !== -1 && cr < pos) cr = s.indexOf('\r', pos);
     if (cr >= 0 && cr < lineEnd) throw fail('BAD_HEADER', 'Bare CR In Header');
     const c0 = s.charCodeAt(pos);
     if (c0 === SP || c0 === HTAB) {

@@ -322,10 +322,15 @@ export class EdgeNode {
    * §4.5), instead of losing a request that was on its way.
    */
   async drain(timeoutMs: number, opts: { signal?: AbortSignal } = {}): Promise<DrainResult> {
-    if (this.#state !== 'running') return { drained: false, waiting: this.#pendingForwardings(), ms: 0 };
+    if (this.#state !== 'running') return { drained: false, waiting: this.#awaitingFinal(), ms: 0 };
     this.#state = 'draining';
     for (const l of this.#listeners) l.close();
-    return drainWhile(() => (this.#proxy?.awaitingFinal ?? 0) + (this.#relay?.pending ?? 0), timeoutMs, opts);
+    return drainWhile(() => this.#awaitingFinal(), timeoutMs, opts);
+  }
+
+  /** Forwarded requests whose final answer has not passed yet (a relayed REGISTER is done at its final answer). */
+  #awaitingFinal(): number {
+    return (this.#proxy?.awaitingFinal ?? 0) + (this.#relay?.pending ?? 0);
   }
 
   async stop(): Promise<void> {

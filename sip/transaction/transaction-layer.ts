@@ -179,13 +179,14 @@ export class TransactionLayer {
       return;
     }
 
-    const existing = key !== undefined ? this.#matcher.matchRequest(request, key) : guard(() => this.#matcher.matchRequest(request, key));
+    // With a key, matching is one table look-up; without one (RFC 2543) it reads headers that may not parse.
+    const existing = key !== undefined ? this.#matcher.matchRequest(request, key) : guard(() => this.#matcher.matchRequest(request));
     if (existing) {
       existing.receiveRequest(request);
       return;
     }
 
-    const id = key ?? guard(() => this.#matcher.serverIdFor(request, key));
+    const id = key ?? guard(() => this.#matcher.serverIdFor(request));
     const target = responseTarget(topVia, source);
     const tx: ServerTransaction =
       request.method === 'INVITE'

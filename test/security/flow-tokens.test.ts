@@ -155,55 +155,40 @@ t.test("(c) a token minted by edge 1 presented to edge 2 is refused (403), even 
 t.test('(d) a REGISTER sent straight to the core with a forged Path is refused (RFC 3327 §5.3: the registrar decides which Path it believes); nothing reaches the address inside the token', async (t) => {
   const c = await cluster(t);
   const alice = await browser(t, c.e1, 'alice');
+  // The attacker REGISTERs `user` straight to the core with a Path of its own making.
+  const registerWithPath = async (user: string, contact: string, path: string, supported: string): Promise<SipResponse> => {
+    const callId = newCallId(`path-${user}`);
+    c.attacker.send(
+      udpRequest({ host: HOST, port: P.attacker }, {
+        method: 'REGISTER',
+        uri: `sip:${DOMAIN}`,
+        from: user,
+        to: `sip:${user}@${DOMAIN}`,
+        callId,
+        contact,
+        extra: [`Path: ${path}`, `Supported: ${supported}`, 'Expires: 300'],
+      }),
+      c.core.addr,
+    );
+    return c.attacker.response(callId, 'REGISTER');
+  };
   const forged = forgedEdgeToken(c.e1.edge.nodeId, { host: HOST, port: P.sink, flow: 'x' });
-  const regId = newCallId('forged-path');
-  c.attacker.send(
-    udpRequest({ host: HOST, port: P.attacker }, {
-      method: 'REGISTER',
-      uri: `sip:${DOMAIN}`,
-      from: 'mallory',
-      to: `sip:mallory@${DOMAIN}`,
-      callId: regId,
-      contact: `<sip:mallory@${HOST}:${P.sink};transport=ws;ob>;reg-id=1;+sip.instance="<urn:uuid:6f1c6a1e-0000-4000-a000-000000000001>"`,
-      extra: [`Path: <sip:${forged}@${HOST}:${P.e1udp};transport=udp;lr;ob>`, 'Supported: path, outbound', 'Expires: 300'],
-    }),
-    c.core.addr,
+  const refused = await registerWithPath(
+    'mallory',
+    `<sip:mallory@${HOST}:${P.sink};transport=ws;ob>;reg-id=1;+sip.instance="<urn:uuid:6f1c6a1e-0000-4000-a000-000000000001>"`,
+    `<sip:${forged}@${HOST}:${P.e1udp};transport=udp;lr;ob>`,
+    'path, outbound',
   );
-  const refused = await c.attacker.response(regId, 'REGISTER');
   t.equal(refused.status, 403, 'a Path naming an edge with a token the edge did not sign is refused, auth off or not');
   t.equal(refused.reason, 'Path Not From This Cluster');
 
   // A second registration whose Path names the CORE with a forged home-proxy token.
   const forgedCore = new FlowTokenCodec([WRONG_SECRET], c.core.node.nodeId).encode({ transport: 'udp', host: HOST, port: P.sink, flow: '' });
-  const regId2 = newCallId('forged-core-path');
-  c.attacker.send(
-    udpRequest({ host: HOST, port: P.attacker }, {
-      method: 'REGISTER',
-      uri: `sip:${DOMAIN}`,
-      from: 'trudy',
-      to: `sip:trudy@${DOMAIN}`,
-      callId: regId2,
-      contact: `<sip:trudy@${HOST}:${P.sink}>`,
-      extra: [`Path: <sip:${forgedCore}@${HOST}:${P.core};transport=udp;lr>`, 'Supported: path', 'Expires: 300'],
-    }),
-    c.core.addr,
-  );
-  t.equal((await c.attacker.response(regId2, 'REGISTER')).status, 403, 'and the one whose Path names the core with a forged token');
+  const trudy = await registerWithPath('trudy', `<sip:trudy@${HOST}:${P.sink}>`, `<sip:${forgedCore}@${HOST}:${P.core};transport=udp;lr>`, 'path');
+  t.equal(trudy.status, 403, 'and the one whose Path names the core with a forged token');
   const reused = alice.path.replace(/@[^;>]+/, `@${HOST}:${P.sink}`);
-  const regId3 = newCallId('moved-path');
-  c.attacker.send(
-    udpRequest({ host: HOST, port: P.attacker }, {
-      method: 'REGISTER',
-      uri: `sip:${DOMAIN}`,
-      from: 'oscar',
-      to: `sip:oscar@${DOMAIN}`,
-      callId: regId3,
-      contact: `<sip:oscar@${HOST}:${P.sink}>`,
-      extra: [`Path: ${reused}`, 'Supported: path', 'Expires: 300'],
-    }),
-    c.core.addr,
-  );
-  t.equal((await c.attacker.response(regId3, 'REGISTER')).status, 403, 'and a real edge token moved into a Path naming another address');
+  const oscar = await registerWithPath('oscar', `<sip:oscar@${HOST}:${P.sink}>`, reused, 'path');
+  t.equal(oscar.status, 403, 'and a real edge token moved into a Path naming another address');
 
   const caller = await ua(t, HOST, P.caller);
   for (const [user, expect] of [['mallory', [404, 480]], ['trudy', [404, 480]], ['oscar', [404, 480]]] as const) {

@@ -2,7 +2,8 @@
  * sipflow side by side with Kamailio 5.6 doing the same job, in one run (`npm run bench --
  * kamailio`), with the project's own load generator (bench/loadgen/) on loopback.
  *
- * Scenarios (env SIPFLOW_BENCH_SCENARIOS, comma-separated; default all):
+ * Scenarios (`npm run bench -- <scenario>...`, or env SIPFLOW_BENCH_SCENARIOS, comma-separated;
+ * default all):
  *   register      REGISTER over WebSocket, closed loop: two edges + core vs Kamailio's two WS listeners
  *   register-2cores  the same with two core processes (both CPUs used by sipflow's servers)
  *   calls         WS↔WS calls (INVITE/180/200/ACK/BYE), callers on one edge, callees on the other
@@ -26,7 +27,8 @@
  * too when `ulimit -n` allows), SIPFLOW_BENCH_WORKERS (1 load-generator thread),
  * SIPFLOW_BENCH_CORE_TRANSPORT (tcp: how sipflow's edges reach its cores; udp is the other choice),
  * SIPFLOW_BENCH_IDLE_HOLD (35 s: idle flows are held past Timer J before memory is read),
- * SIPFLOW_BENCH_WRITE=0 (do not touch BENCHMARKS.md), SIPFLOW_BENCH_HEAP_SNAPSHOTS=<dir> (idle: the
+ * SIPFLOW_BENCH_WRITE=0 (do not touch BENCHMARKS.md; =1 writes it after a run of some scenarios
+ * too, which by default leaves it alone), SIPFLOW_BENCH_HEAP_SNAPSHOTS=<dir> (idle: the
  * sipflow nodes write a V8 heap snapshot at each memory reading).
  */
 import { execFileSync } from 'node:child_process';
@@ -39,7 +41,9 @@ import { cpuSeconds, loadAverage, machineCpu, memoryOf, nofileLimits, totalCpuSe
 import { DOMAIN, ensureKamailio, hookCleanup, PORTS, ROOT, startFloor, startKamailio, startSipflow, unhookCleanup, type ServerSet } from './servers.js';
 
 type System = 'sipflow' | 'kamailio';
-const SCENARIOS = ['register', 'register-2cores', 'calls', 'idle', 'udp-register', 'udp-calls', 'cassandra', 'floor', 'profile'] as const;
+export const SCENARIOS = ['register', 'register-2cores', 'calls', 'idle', 'udp-register', 'udp-calls', 'cassandra', 'floor', 'profile'] as const;
+/** Names that select several scenarios. */
+export const SCENARIO_GROUPS: Readonly<Record<string, readonly string[]>> = { udp: ['udp-register', 'udp-calls'], all: SCENARIOS };
 type Scenario = (typeof SCENARIOS)[number];
 
 export interface Settings {
@@ -142,7 +146,7 @@ function envInt(name: string, dflt: number, max: number): number {
 
 export function settingsFromEnv(): Settings {
   const wanted = (process.env.SIPFLOW_BENCH_SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const expanded = wanted.flatMap((w) => (w === 'udp' ? ['udp-register', 'udp-calls'] : w === 'all' ? [...SCENARIOS] : [w]));
+  const expanded = [...new Set(wanted.flatMap((w) => SCENARIO_GROUPS[w] ?? [w]))];
   const unknown = expanded.filter((w) => !(SCENARIOS as readonly string[]).includes(w));
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')} (and udp, all)`);
   const flowsEnv = process.env.SIPFLOW_BENCH_FLOWS;
@@ -157,7 +161,8 @@ export function settingsFromEnv(): Settings {
     flows: flowsEnv ? flowsEnv.split(',').map((f) => Math.min(Math.max(1, Math.floor(Number(f) || 0)), 100_000)) : [10_000, 50_000],
     workers: envInt('SIPFLOW_BENCH_WORKERS', 1, 2),
     coreTransport: process.env.SIPFLOW_BENCH_CORE_TRANSPORT === 'udp' ? 'udp' : 'tcp',
-    write: process.env.SIPFLOW_BENCH_WRITE !== '0',
+    // BENCHMARKS.md keeps the whole comparison: a run of some scenarios does not replace it unless asked.
+    write: process.env.SIPFLOW_BENCH_WRITE === '1' || (process.env.SIPFLOW_BENCH_WRITE !== '0' && (expanded.length === 0 || expanded.length === SCENARIOS.length)),
   };
 }
 
@@ -539,7 +544,7 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
   const report: ComparisonReport = {
     date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
     commit: gitCommit(),
-    command: settings.scenarios.length === SCENARIOS.length ? 'npm run bench -- kamailio' : `SIPFLOW_BENCH_SCENARIOS=${settings.scenarios.join(',')} npm run bench -- kamailio`,
+    command: settings.scenarios.length === SCENARIOS.length ? 'npm run bench -- kamailio' : `npm run bench -- ${settings.scenarios.join(' ')}`,
     settings,
     machine: { loadBefore: loadAverage(), loadAfter: '', otherLoadMedian: undefined, nofile: limits.hard },
     samples: {},
@@ -703,6 +708,7 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
   for (const n of report.notes) log(`note: ${n}`);
   log(`machine: load average ${report.machine.loadBefore} → ${report.machine.loadAfter}; other processes kept ${report.machine.otherLoadMedian === undefined ? 'n/a' : `${(report.machine.otherLoadMedian * 100).toFixed(0)} %`} of the machine busy (median over measured phases)`);
   if (settings.write) log(`wrote ${writeBenchmarksMd(report)}`);
+  else log('BENCHMARKS.md left as it is (some scenarios only, or SIPFLOW_BENCH_WRITE=0; SIPFLOW_BENCH_WRITE=1 writes it)');
   return report;
 }
 

@@ -1,6 +1,6 @@
 /**
- * The load generator's public face: one LoadPlan, run in this thread or split over 1–2 worker
- * threads (each a LoadEngine with its share of the UAs), phase by phase so the caller can read the
+ * The load generator's public face: one LoadPlan, run in this thread or split over worker threads
+ * or child processes (each a LoadEngine with its share of the UAs), phase by phase so the caller can read the
  * servers' CPU and memory between phases:
  *
  *   const load = LoadGenerator.create(plan, { workers: 2 });
@@ -10,7 +10,10 @@
  *   ...sample /proc...
  *   await load.close();
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { EngineCommand, EngineReply } from './engine-host.js';
 import { summarize, type LatencySummary } from './latency.js';
 import { LoadEngine, type LoadPlan, type PhaseResult } from './load-engine.js';
 
@@ -40,6 +43,11 @@ export interface LoadResult {
 export interface LoadGeneratorOptions {
   /** 0 runs the engine in this thread (tests; TypeScript sources). Default 0. */
   workers?: number;
+  /**
+   * The `workers` parts run as child processes instead of threads: each its own open-file limit,
+   * for more flows than one process may hold. Default false.
+   */
+  processes?: boolean;
 }
 
 interface Part {
@@ -101,41 +109,103 @@ function inline(plan: LoadPlan): Part {
   };
 }
 
-function threaded(plan: LoadPlan): Part {
-  // --input-type (node -e) and --cpu-prof flags of this process mean nothing to a worker.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type') && !a.startsWith('--cpu-prof'));
-  const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: plan, execArgv });
-  let exited = false;
-  worker.once('exit', () => (exited = true));
+/** What a worker thread and a child process have in common, as far as driving an engine goes. */
+interface Host {
+  on(event: 'message', listener: (m: EngineReply | { op: 'plan' }) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number | null) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+  once(event: 'exit', listener: () => void): unknown;
+}
+
+/** A part whose engine runs in `host`; `post` sends it one command. */
+function remote(host: Host, post: (cmd: EngineCommand) => void, what: string, ready: Promise<void> = Promise.resolve()): Part & { exited: Promise<void> } {
+  let gone = false;
+  const exited = new Promise<void>((resolve) => host.once('exit', () => {
+    gone = true;
+    resolve();
+  }));
   return {
-    call(op, durationMs) {
-      if (exited) return Promise.reject(new Error('load worker exited'));
+    exited,
+    async call(op, durationMs) {
+      await ready;
+      if (gone) throw new Error(`${what} exited`);
       return new Promise((resolve, reject) => {
-        const onMessage = (m: { op: string; result?: PhaseResult; error?: string }): void => {
+        const onMessage = (m: EngineReply | { op: 'plan' }): void => {
           if (m.op !== op) return;
           cleanup();
-          if (m.error) reject(new Error(`load worker: ${m.error}`));
-          else resolve(m.result);
+          const reply = m as EngineReply;
+          if (reply.error) reject(new Error(`${what}: ${reply.error}`));
+          else resolve(reply.result);
         };
         const onError = (err: Error): void => {
           cleanup();
           reject(err);
         };
-        const onExit = (code: number): void => {
+        const onExit = (code: number | null): void => {
           cleanup();
           if (op === 'close') resolve(undefined);
-          else reject(new Error(`load worker exited with ${code}`));
+          else reject(new Error(`${what} exited with ${code}`));
         };
         const cleanup = (): void => {
-          worker.off('message', onMessage);
-          worker.off('error', onError);
-          worker.off('exit', onExit);
+          host.off('message', onMessage);
+          host.off('error', onError);
+          host.off('exit', onExit);
         };
-        worker.on('message', onMessage);
-        worker.on('error', onError);
-        worker.on('exit', onExit);
-        worker.postMessage({ op, durationMs });
+        host.on('message', onMessage);
+        host.on('error', onError);
+        host.on('exit', onExit);
+        post({ op, ...(durationMs !== undefined ? { durationMs } : {}) });
       });
+    },
+  };
+}
+
+/** Flags of this process that mean nothing to a worker or a child (node -e's, --cpu-prof). */
+function hostExecArgv(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--input-type') && !a.startsWith('--cpu-prof'));
+}
+
+function threaded(plan: LoadPlan): Part {
+  const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: plan, execArgv: hostExecArgv() });
+  return remote(worker as unknown as Host, (cmd) => worker.postMessage(cmd), 'load worker');
+}
+
+/**
+ * A part in a child process of its own, with `ulimit -n` raised to the hard limit (bash's exec keeps
+ * the IPC descriptor): each process holds up to that many flows. From TypeScript sources (tests)
+ * the child runs the .ts host with this process's loader flags.
+ */
+function forked(plan: LoadPlan): Part {
+  const script = fileURLToPath(new URL(`./load-process.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+  const child = spawn('bash', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'bash', process.execPath, ...hostExecArgv(), script], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const onMessage = (m: { op: string }): void => {
+      if (m.op !== 'plan') return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve();
+    };
+    const onExit = (code: number | null): void => reject(new Error(`load process exited with ${code} before it took its plan`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+  ready.catch(() => undefined);
+  child.send({ op: 'plan', plan });
+  const part = remote(child as unknown as Host, (cmd) => child.send(cmd), `load process ${child.pid}`, ready);
+  return {
+    async call(op, durationMs) {
+      const r = await part.call(op, durationMs);
+      if (op === 'close') {
+        // The child ends itself once it has closed its flows; one that hangs is not waited for long.
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await part.exited;
+        clearTimeout(timer);
+      }
+      return r;
     },
   };
 }
@@ -153,7 +223,7 @@ export class LoadGenerator {
   static create(plan: LoadPlan, options: LoadGeneratorOptions = {}): LoadGenerator {
     const workers = options.workers ?? 0;
     if (workers <= 0) return new LoadGenerator(plan, [inline(plan)]);
-    return new LoadGenerator(plan, splitPlan(plan, workers).map(threaded));
+    return new LoadGenerator(plan, splitPlan(plan, workers).map(options.processes ? forked : threaded));
   }
 
   /** Connects and registers every UA once. */

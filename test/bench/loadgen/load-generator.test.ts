@@ -92,6 +92,37 @@ t.test('idle flows stay open and registered', async (t) => {
   t.equal(c.edges[0]!.flowCount + c.edges[1]!.flowCount, 6, 'the edges hold the six flows');
 });
 
+t.test('idle flows split over child processes, each with its own open-file limit: every part registers and holds its flows', async (t) => {
+  const c = await cluster(t);
+  const load = LoadGenerator.create({ mode: 'idle', transport: 'ws', targets: c.ws, count: 9, durationMs: 0, domain: DOMAIN }, { workers: 3, processes: true });
+  let closed = false;
+  t.teardown(() => (closed ? undefined : load.close()));
+  const setup = await load.prepare();
+  t.equal(setup.ops, 9, `nine flows registered across three processes ${setup.errorSamples.join('; ')}`);
+  t.equal(setup.errors, 0);
+  t.equal(setup.openConnections, 9, 'each process reports the flows it holds');
+  t.equal(c.edges[0]!.flowCount + c.edges[1]!.flowCount, 9, 'the edges hold all nine flows');
+  const started = Date.now();
+  await load.close();
+  closed = true;
+  t.ok(Date.now() - started < 5000, 'the processes ended by themselves on close, not by the kill after 5 s');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && c.edges[0]!.flowCount + c.edges[1]!.flowCount > 0) await new Promise((r) => setTimeout(r, 50));
+  t.equal(c.edges[0]!.flowCount + c.edges[1]!.flowCount, 0, 'the flows closed with their processes');
+});
+
+t.test('a closed-loop REGISTER run over two child processes merges both parts', async (t) => {
+  const c = await cluster(t);
+  const load = LoadGenerator.create({ mode: 'register', transport: 'ws', targets: c.ws, count: 4, durationMs: 400, domain: DOMAIN }, { workers: 2, processes: true });
+  t.teardown(() => load.close());
+  const setup = await load.prepare();
+  t.equal(setup.ops, 4);
+  const r = await load.run();
+  t.equal(r.errors, 0, r.errorSamples.join('; '));
+  t.ok(r.ops >= 8, `REGISTERs counted from both processes (${r.ops})`);
+  t.equal(r.latency.n, r.ops, 'latency samples came back from both processes (advanced serialization of the Float64Array)');
+});
+
 /** A WebSocket "registrar" that answers every REGISTER through `answer`. */
 async function fakeServer(t: Tap, answer: (request: string) => string[]): Promise<{ host: string; port: number }> {
   const wss = new WebSocketServer({ host: HOST, port: PORT.fake, handleProtocols: () => 'sip' });

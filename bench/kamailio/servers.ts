@@ -1,11 +1,11 @@
 /**
  * The servers under comparison, each started as child processes and stopped by pid: a sipflow
- * cluster (one core, zero to two edges, from bin/sipflow.js) and Kamailio (kamailio.cfg beside
- * this file). Everything started is remembered in one table, and killed with SIGKILL if this
+ * cluster (one or two cores, zero to four edges, from bin/sipflow.js) and Kamailio (kamailio.cfg
+ * beside this file; one to four instances). Everything started is remembered in one table, and killed with SIGKILL if this
  * process exits or is interrupted before it stopped them itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +17,14 @@ export const PORTS = {
   core: 26060,
   /** The second core process of the two-core case. */
   core2: 26061,
+  /** Two edges in every scenario; the idle-flow cases past one process's `ulimit -n` use up to four. */
   edges: [
     { ws: 26081, udp: 26080 },
     { ws: 26083, udp: 26082 },
+    { ws: 26085, udp: 26084 },
+    { ws: 26087, udp: 26086 },
   ],
+  /** The first Kamailio instance (kamailio.cfg's own ports); further instances: kamailioPorts(). */
   kamailio: { udp: 26090, ws: [26091, 26092] },
   /** UDP ports of the load generator. */
   loadgen: Array.from({ length: 8 }, (_, i) => 26100 + i),
@@ -69,7 +73,7 @@ export interface ServerSet {
   pids: number[];
   /** Pids by role, for a breakdown (sipflow: core, edges; kamailio: all). */
   roles: Record<string, number[]>;
-  /** WebSocket listeners (two). */
+  /** WebSocket listeners (two per Kamailio instance; one per sipflow edge). */
   ws: Endpoint[];
   udp: Endpoint;
   /**
@@ -229,7 +233,7 @@ async function waitTcp(port: number, timeoutMs: number): Promise<void> {
 // ---- sipflow -------------------------------------------------------------------------------------
 
 export interface SipflowOptions {
-  /** Edges to start: 0 (UDP scenarios: the core alone), 1 or 2. */
+  /** Edges to start: 0 (UDP scenarios: the core alone) to PORTS.edges.length. */
   edges: number;
   /**
    * Core processes: 1, or 2 (each its own UDP port, as a transaction-stateful UDP proxy must: a
@@ -256,6 +260,7 @@ export interface SipflowOptions {
 export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
   const bin = join(ROOT, 'bin', 'sipflow.js');
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build');
+  if (o.edges > PORTS.edges.length) throw new Error(`at most ${PORTS.edges.length} edges (PORTS.edges), not ${o.edges}`);
   for (const e of PORTS.edges.slice(0, o.edges)) await assertTcpFree(e.ws);
   const nodeFlags = (name: string): string[] => [
     // As every launcher runs a node (deploy/node-flags.ts).
@@ -384,7 +389,8 @@ export async function startSipflow(o: SipflowOptions): Promise<ServerSet> {
  * on the core's port. Same node flags as the sipflow nodes, same ports, same load.
  */
 export async function startFloor(o: { hops: 1 | 2; logDir: string }): Promise<ServerSet> {
-  for (const e of PORTS.edges) await assertTcpFree(e.ws);
+  const edges = PORTS.edges.slice(0, 2);
+  for (const e of edges) await assertTcpFree(e.ws);
   const env = { ...process.env, NODE_OPTIONS: '' };
   const started: Spawned[] = [];
   const stopAll = async (): Promise<void> => {
@@ -395,7 +401,7 @@ export async function startFloor(o: { hops: 1 | 2; logDir: string }): Promise<Se
   };
   try {
     if (o.hops === 2) await run('answer', ['answer', String(PORTS.core)]);
-    for (const [i, e] of PORTS.edges.entries()) {
+    for (const [i, e] of edges.entries()) {
       await run(`edge${i + 1}`, o.hops === 2 ? ['edge', String(e.ws), String(PORTS.core)] : ['echo', String(e.ws)]);
     }
   } catch (err) {
@@ -407,7 +413,7 @@ export async function startFloor(o: { hops: 1 | 2; logDir: string }): Promise<Se
     system: 'floor',
     pids,
     roles: o.hops === 2 ? { core: pids.slice(0, 1), edges: pids.slice(1) } : { edges: pids },
-    ws: PORTS.edges.map((e) => ({ host: HOST, port: e.ws })),
+    ws: edges.map((e) => ({ host: HOST, port: e.ws })),
     udp: { host: HOST, port: PORTS.core },
     async collectGarbage() {
       return {};
@@ -439,10 +445,77 @@ export function ensureKamailio(log: (line: string) => void): void {
   if (upd.status !== 0 || inst.status !== 0 || !kamailioInstalled()) throw new Error(`installing Kamailio failed; run as root: apt-get update && ${command}`);
 }
 
-export async function startKamailio(o: { logDir: string; shmMb?: number; pkgMb?: number }): Promise<ServerSet> {
-  for (const p of PORTS.kamailio.ws) await assertTcpFree(p);
-  const args = ['-f', KAMAILIO_CFG, '-DD', '-E', '-m', String(o.shmMb ?? 1024), '-M', String(o.pkgMb ?? 16)];
-  const main = await start('kamailio', args, { logFile: join(o.logDir, 'kamailio.log'), ready: /Listening on/, timeoutMs: 20_000 });
+/** Kamailio instances the idle-flow cases may start side by side (each its own ports). */
+export const MAX_KAMAILIO_INSTANCES = 4;
+
+/** Ports of Kamailio instance `i`: the first is kamailio.cfg's own; the others 26110 + 3(i − 1) on. */
+export function kamailioPorts(i: number): { udp: number; ws: [number, number] } {
+  if (!Number.isInteger(i) || i < 0 || i >= MAX_KAMAILIO_INSTANCES) throw new Error(`Kamailio instance ${i}: 0 to ${MAX_KAMAILIO_INSTANCES - 1}`);
+  if (i === 0) return { udp: PORTS.kamailio.udp, ws: [PORTS.kamailio.ws[0], PORTS.kamailio.ws[1]] };
+  const base = 26110 + 3 * (i - 1);
+  return { udp: base, ws: [base + 1, base + 2] };
+}
+
+/**
+ * kamailio.cfg for instance `i`: the same file with its listen lines moved to kamailioPorts(i).
+ * Refuses a kamailio.cfg whose listen lines are not the ones PORTS names, rather than start two
+ * instances on one port.
+ */
+export function kamailioConfigFor(i: number, cfg: string): string {
+  const own = kamailioPorts(0);
+  const ports = kamailioPorts(i);
+  const lines = [`listen=udp:${HOST}:${own.udp}`, `listen=tcp:${HOST}:${own.ws[0]}`, `listen=tcp:${HOST}:${own.ws[1]}`];
+  const missing = lines.filter((l) => !cfg.split('\n').includes(l));
+  if (missing.length) throw new Error(`kamailio.cfg lacks ${missing.join(', ')}: keep its listen lines and PORTS.kamailio in step`);
+  return cfg
+    .replace(lines[0]!, `listen=udp:${HOST}:${ports.udp}`)
+    .replace(lines[1]!, `listen=tcp:${HOST}:${ports.ws[0]}`)
+    .replace(lines[2]!, `listen=tcp:${HOST}:${ports.ws[1]}`);
+}
+
+/**
+ * Starts `instances` Kamailio process trees (default one). Several are for idle flows past one
+ * process's `ulimit -n`: Kamailio's TCP main process holds a descriptor per connection, so one
+ * instance cannot hold more flows than that limit. Instance 0 reads kamailio.cfg itself; the others
+ * a copy in `logDir` with their own ports.
+ */
+export async function startKamailio(o: { logDir: string; shmMb?: number; pkgMb?: number; instances?: number }): Promise<ServerSet> {
+  const count = o.instances ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_KAMAILIO_INSTANCES) throw new Error(`Kamailio instances: 1 to ${MAX_KAMAILIO_INSTANCES}, not ${count}`);
+  const running: ServerSet[] = [];
+  try {
+    for (let i = 0; i < count; i++) running.push(await startKamailioInstance(i, o));
+  } catch (err) {
+    for (const r of running.reverse()) await r.stop();
+    throw err;
+  }
+  if (running.length === 1) return running[0]!;
+  const pids = running.flatMap((r) => r.pids);
+  return {
+    system: 'kamailio',
+    pids,
+    roles: { kamailio: pids },
+    ws: running.flatMap((r) => r.ws),
+    udp: running[0]!.udp,
+    async collectGarbage() {
+      return {};
+    },
+    async stop() {
+      for (const r of [...running].reverse()) await r.stop();
+    },
+  };
+}
+
+async function startKamailioInstance(i: number, o: { logDir: string; shmMb?: number; pkgMb?: number }): Promise<ServerSet> {
+  const ports = kamailioPorts(i);
+  for (const p of ports.ws) await assertTcpFree(p);
+  let cfg = KAMAILIO_CFG;
+  if (i > 0) {
+    cfg = join(o.logDir, `kamailio-${i + 1}.cfg`);
+    writeFileSync(cfg, kamailioConfigFor(i, readFileSync(KAMAILIO_CFG, 'utf8')));
+  }
+  const args = ['-f', cfg, '-DD', '-E', '-m', String(o.shmMb ?? 1024), '-M', String(o.pkgMb ?? 16)];
+  const main = await start('kamailio', args, { logFile: join(o.logDir, i === 0 ? 'kamailio.log' : `kamailio-${i + 1}.log`), ready: /Listening on/, timeoutMs: 20_000 });
   const stop = async (): Promise<void> => {
     const children = descendants(main.pid);
     await stopPid(main);
@@ -456,7 +529,7 @@ export async function startKamailio(o: { logDir: string; shmMb?: number; pkgMb?:
     }
   };
   try {
-    for (const p of PORTS.kamailio.ws) await waitTcp(p, 10_000);
+    for (const p of ports.ws) await waitTcp(p, 10_000);
     // The workers fork after the listeners open; give them a moment to be there all.
     await new Promise((r) => setTimeout(r, 500));
   } catch (err) {
@@ -470,8 +543,8 @@ export async function startKamailio(o: { logDir: string; shmMb?: number; pkgMb?:
     system: 'kamailio',
     pids,
     roles: { kamailio: pids },
-    ws: PORTS.kamailio.ws.map((port) => ({ host: HOST, port })),
-    udp: { host: HOST, port: PORTS.kamailio.udp },
+    ws: ports.ws.map((port) => ({ host: HOST, port })),
+    udp: { host: HOST, port: ports.udp },
     async collectGarbage() {
       return {};
     },

@@ -37,11 +37,17 @@ export function loggerFor(cmd: Command, name: string): Logger {
 }
 
 let stopPromise: Promise<NodeJS.Signals> | undefined;
-export function stopSignal(): Promise<NodeJS.Signals> {
+/**
+ * The first of `signals` (SIGINT, SIGTERM by default) this process gets. Whatever comes after is
+ * for the caller to hear: a node takes a second signal as "stop now".
+ */
+export function stopSignal(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<NodeJS.Signals> {
   stopPromise ??= new Promise((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const onSignal = (sig: NodeJS.Signals) => {
+      for (const s of signals) process.off(s, onSignal);
+      resolve(sig);
+    };
+    for (const s of signals) process.on(s, onSignal);
   });
   return stopPromise;
 }

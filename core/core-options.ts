@@ -1,5 +1,6 @@
 /** Options of `sipflow core`, one zod schema shared by flags, environment and config file. */
 import { z } from 'zod';
+import { DEFAULT_DRAIN_MS } from '../runtime/drain.js';
 import { hostPortListSchema, hostPortSchema } from '../runtime/host-port.js';
 import { onOff, positiveInt } from '../runtime/options.js';
 
@@ -69,7 +70,7 @@ export const coreOptionsSchema = z.object({
   rateLimit: positiveInt.default(500),
   maxMessageBytes: positiveInt.default(65535),
   /** SIGTERM: how long to wait for calls being set up here before stopping anyway, ms. */
-  drainTimeout: z.coerce.number().int().min(0).max(600_000).default(20_000),
+  drainTimeout: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_DRAIN_MS.core),
   rtpengine: hostPortListSchema.optional(),
   /** Sources exempt from the rate limit (the cluster's own edges): IP, IP:port or CIDR (10.0.0.0/8). */
   trusted: z

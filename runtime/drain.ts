@@ -10,6 +10,13 @@ export interface DrainResult {
   ms: number;
 }
 
+/**
+ * How long a node drains on SIGTERM unless told otherwise (--drain-timeout): an edge waits for the
+ * answers to what its flows sent, a core for its transactions (a forked INVITE rings for a while).
+ * Whatever stops a node (the local cluster, systemd, Kubernetes) must wait longer than this.
+ */
+export const DEFAULT_DRAIN_MS = { edge: 10_000, core: 20_000 } as const;
+
 export interface DrainOptions {
   /** A second signal: stop waiting now. */
   signal?: AbortSignal;

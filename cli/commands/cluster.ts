@@ -48,9 +48,20 @@ export function register(program: Command): void {
         if (cluster.demoUrl) lines.push('', `  web demo: ${cluster.demoUrl}`);
         lines.push('', `  demo users (domain ${o.domain}): ${DEMO_USERS.map((u) => `${u.user}/${u.password}`).join(', ')}`, '  Ctrl-C stops everything.', '');
         process.stdout.write(lines.join('\n') + '\n');
-        const sig = await stopSignal();
-        process.stdout.write(`\n[cluster] ${sig}: stopping every node it started\n`);
-        await cluster.stop();
+        const sig = await stopSignal(['SIGINT', 'SIGTERM', 'SIGHUP']);
+        process.stdout.write(`\n[cluster] ${sig}: stopping every node it started, edges first; each drains (Ctrl-C again stops them at once)\n`);
+        const hurry = (again: NodeJS.Signals): void => {
+          process.stdout.write(`[cluster] ${again}: stopping the nodes at once\n`);
+          cluster.hurry();
+        };
+        process.on('SIGINT', hurry);
+        process.on('SIGTERM', hurry);
+        try {
+          await cluster.stop();
+        } finally {
+          process.off('SIGINT', hurry);
+          process.off('SIGTERM', hurry);
+        }
         process.stdout.write('[cluster] stopped\n');
       }),
     );

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { coreOptionsSchema, DEV_SECRET } from '../../core/core-options.js';
 import { CoreNode } from '../../core/core-node.js';
 import { createLocationStore } from '../../core/location/create-store.js';
+import { DEFAULT_DRAIN_MS } from '../../runtime/drain.js';
 import { formatHostPort } from '../../runtime/host-port.js';
 import { drainThenStop, loggerFor, optionsFor, run, stopSignal } from '../command-kit.js';
 
@@ -33,7 +34,7 @@ export function register(program: Command): void {
     .option('--flow-timer <s>', 'RFC 5626 Flow-Timer for outbound UAs (default 120)')
     .option('--rate-limit <n>', 'messages per second per source before shedding (default 500)')
     .option('--max-message-bytes <n>', 'largest SIP message accepted (default 65535)')
-    .option('--drain-timeout <ms>', 'on SIGTERM, answer health pings 503 and wait this long for calls being set up here before stopping; a second signal stops at once (default 20000)')
+    .option('--drain-timeout <ms>', `on SIGTERM, answer health pings 503 and wait this long for calls being set up here before stopping; a second signal stops at once (default ${DEFAULT_DRAIN_MS.core})`)
     .option('--trusted <list>', 'sources exempt from the rate limit (the edges): IP, IP:port or CIDR, comma-separated')
     .option('--rtpengine <hosts>', 'rtpengine ng addresses HOST:PORT[,...]')
     .action((_opts: unknown, cmd: Command) =>

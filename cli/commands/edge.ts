@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { EdgeNode } from '../../edge/edge-node.js';
 import { formatHostPort, hostPortListSchema, hostPortSchema } from '../../runtime/host-port.js';
 import { OptionError, positiveInt } from '../../runtime/options.js';
+import { DEFAULT_DRAIN_MS } from '../../runtime/drain.js';
 import { drainThenStop, loggerFor, optionsFor, run, stopSignal } from '../command-kit.js';
 
 const nonNegativeInt = z.coerce.number().int().min(0);
@@ -40,7 +41,7 @@ export const edgeSchema = z.object({
   probeInterval: positiveInt.default(2000),
   probeTimeout: positiveInt.default(1500),
   failureThreshold: positiveInt.default(2),
-  drainTimeout: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  drainTimeout: z.coerce.number().int().min(0).max(600_000).default(DEFAULT_DRAIN_MS.edge),
 });
 
 export type EdgeCliOptions = z.infer<typeof edgeSchema>;
@@ -72,7 +73,7 @@ export function register(program: Command): void {
     .option('--probe-interval <ms>', 'OPTIONS health check period per core (default 2000)')
     .option('--probe-timeout <ms>', 'probe deadline (default 1500)')
     .option('--failure-threshold <n>', 'failed probes in a row that mark a core down (default 2)')
-    .option('--drain-timeout <ms>', 'on SIGTERM, take no new WebSockets and wait this long for requests on their way before closing the flows (1001); a second signal stops at once (default 10000)')
+    .option('--drain-timeout <ms>', `on SIGTERM, take no new WebSockets and wait this long for requests on their way before closing the flows (1001); a second signal stops at once (default ${DEFAULT_DRAIN_MS.edge})`)
     .action(async (_opts: unknown, cmd: Command) => {
       await run(async () => {
         const o = optionsFor(edgeSchema, cmd, 'edge');

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../node-flags.js';
+import { DEFAULT_DRAIN_MS } from '../../runtime/drain.js';
 import type { Logger } from '../../runtime/logger.js';
 import { formatHostPort, type HostPort } from '../../runtime/host-port.js';
 import { Supervisor } from './supervisor.js';
@@ -61,8 +62,14 @@ export interface NodeInfo {
 export interface RunningCluster {
   nodes: NodeInfo[];
   demoUrl?: string;
+  /** Stops everything: node processes one at a time (edges first), each given its drain. */
   stop(): Promise<void>;
+  /** During stop(): the nodes stop now instead of draining (a second Ctrl-C). */
+  hurry(): void;
 }
+
+/** Past a node's drain timeout, what its stop (closing flows, the store) may still take before SIGKILL. */
+const STOP_MARGIN_MS = 5000;
 
 const bin = fileURLToPath(new URL('../../../bin/sipflow.js', import.meta.url));
 
@@ -167,6 +174,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
           env: { SIPFLOW_SECRET: secret },
           readyWhen: /core ready/,
           readyTimeoutMs: 60_000,
+          stopGraceMs: DEFAULT_DRAIN_MS.core + STOP_MARGIN_MS,
         });
         nodes.push({ role: 'core', name: p.name, address: `udp:${formatHostPort(udp)}`, metrics: formatHostPort(metrics), pid: p.pid });
       }
@@ -183,6 +191,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
         env: { SIPFLOW_SECRET: secret },
         readyWhen: /ready/i,
         readyTimeoutMs: 30_000,
+        stopGraceMs: DEFAULT_DRAIN_MS.edge + STOP_MARGIN_MS,
       });
       nodes.push({ role: 'edge', name: p.name, address: `ws://${formatHostPort(ws)}`, metrics: formatHostPort(metrics), pid: p.pid });
     }
@@ -201,7 +210,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<Running
     nodes.push({ role: 'web', name: 'web-demo', address: web.url, pid: process.pid });
     if (web.missingDist) out(`[cluster] ${MISSING_DIST}`);
     stops.push(() => sup.stopAll());
-    return { nodes, demoUrl: web.url, stop };
+    return { nodes, demoUrl: web.url, stop, hurry: () => sup.hurry() };
   } catch (err) {
     await sup.stopAll();
     await stop();

@@ -206,6 +206,11 @@ export function kamailioShmMb(flows: number): number {
   return Math.max(1024, Math.ceil(needed / 256) * 256);
 }
 
+/** The servers an idle case of `flows` split over `split` processes runs: every scenario has two edges at least. */
+function idleServers(flows: number, split: number): { edges: number; kamailioInstances: number; kamailioShmMb: number } {
+  return { edges: Math.max(2, split), kamailioInstances: split, kamailioShmMb: kamailioShmMb(Math.ceil(flows / split)) };
+}
+
 /**
  * Loopback source addresses for `flows` connections: each bound source address offers one
  * ephemeral port range (~28,000 ports) to all connections from it; 8,000 flows per address keeps
@@ -382,10 +387,10 @@ class Runner {
 
   /**
    * Memory of all server processes before and after `flows` registered idle WebSocket flows, over
-   * `split` load processes, max(2, split) sipflow edges or `split` Kamailio instances (idleSplit()).
+   * `split` load processes and the servers idleServers() names for that split (idleSplit()).
    */
   async idleCase(system: System, flows: number, split: number, tag: string): Promise<MemorySample> {
-    const servers = await this.#servers(system, { edges: Math.max(2, split), kamailioInstances: split, kamailioShmMb: kamailioShmMb(Math.ceil(flows / split)), gcHook: true, tag });
+    const servers = await this.#servers(system, { ...idleServers(flows, split), gcHook: true, tag });
     try {
       await sleep(1000);
       const v8Before = await servers.collectGarbage();
@@ -664,13 +669,14 @@ export async function runKamailioComparison(settings: Settings = settingsFromEnv
           log(`== idle flows ×${flows}: skipped (over ${MAX_IDLE_SPLIT} processes of ${settings.flowsPerProcess} flows)`);
           continue;
         }
-        log(`== idle registered WebSocket flows ×${flows}${split > 1 ? ` (over ${split} load processes; sipflow ${Math.max(2, split)} edges, Kamailio ${split} instances)` : ''}`);
+        const layout = idleServers(flows, split);
+        log(`== idle registered WebSocket flows ×${flows}${split > 1 ? ` (over ${split} load processes; sipflow ${layout.edges} edges, Kamailio ${layout.kamailioInstances} instances)` : ''}`);
         const r = await alternate(`idle-${flows}`, (system, tag) => runner.idleCase(system, flows, split, tag));
         report.rows.push(...memoryRows(flows, r.sipflow, r.kamailio));
         if (split > 1) {
           report.notes.push(
             `Idle flows ×${flows}: one process may hold ${settings.flowsPerProcess} flows here (\`ulimit -n\` hard limit ${limits.hard}; raising it needs CAP_SYS_RESOURCE, which this machine does not grant), ` +
-              `so the flows went over ${split} load-generator processes, ${Math.max(2, split)} sipflow edges (one core) and ${split} Kamailio instances (kamailio.cfg with its own ports each, -m ${kamailioShmMb(Math.ceil(flows / split))}); ` +
+              `so the flows went over ${split} load-generator processes, ${layout.edges} sipflow edges (one core) and ${layout.kamailioInstances} Kamailio instances (kamailio.cfg with its own ports each, -m ${layout.kamailioShmMb}); ` +
               'memory per flow is still all server processes together, after minus before, over the flows held.',
           );
         }

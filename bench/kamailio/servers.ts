@@ -465,7 +465,8 @@ export function kamailioConfigFor(i: number, cfg: string): string {
   const own = kamailioPorts(0);
   const ports = kamailioPorts(i);
   const lines = [`listen=udp:${HOST}:${own.udp}`, `listen=tcp:${HOST}:${own.ws[0]}`, `listen=tcp:${HOST}:${own.ws[1]}`];
-  const missing = lines.filter((l) => !cfg.split('\n').includes(l));
+  const cfgLines = new Set(cfg.split('\n'));
+  const missing = lines.filter((l) => !cfgLines.has(l));
   if (missing.length) throw new Error(`kamailio.cfg lacks ${missing.join(', ')}: keep its listen lines and PORTS.kamailio in step`);
   return cfg
     .replace(lines[0]!, `listen=udp:${HOST}:${ports.udp}`)

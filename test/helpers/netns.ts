@@ -53,6 +53,32 @@ export function namespaceExists(name: string): boolean {
   return run('ip', ['netns', 'list']).split('\n').some((l) => l.split(' ')[0] === name);
 }
 
+export function pidsIn(ns: string): number[] {
+  return run('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** For a namespace a test made: every process in it is one the test started. */
+export function killAllIn(ns: string): void {
+  if (!namespaceExists(ns)) return;
+  for (const pid of pidsIn(ns)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export function deleteNamespace(ns: string): void {
+  if (!namespaceExists(ns)) return;
+  killAllIn(ns);
+  try {
+    run('ip', ['netns', 'del', ns]);
+  } catch {
+    /* a process still exiting holds it; the next run's preflight deletes it */
+  }
+}
+
 export class NatTopology {
   #destroyed = false;
 

@@ -11,36 +11,20 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { namespaceExists, requireRoot, run } from '../../helpers/netns.js';
+import { deleteNamespace, pidsIn, requireRoot, run } from '../../helpers/netns.js';
 import { until } from '../../helpers/browser.js';
+import { within } from '../../faults/fixtures/bounded.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const NS = 'sfcluster-ctrlc';
 
-function pidsIn(ns: string): number[] {
-  return run('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
-}
-
-function resetNamespace(): void {
-  if (namespaceExists(NS)) {
-    for (const pid of pidsIn(NS)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    run('ip', ['netns', 'del', NS]);
-  }
-}
-
 /** Starts the cluster as a terminal's foreground job would: a process group of its own. */
 async function startCluster(t: Test): Promise<{ pid: number; output: () => string; exited: Promise<number | null> }> {
   requireRoot('the cluster Ctrl-C test');
-  resetNamespace();
+  deleteNamespace(NS);
   run('ip', ['netns', 'add', NS]);
   run('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
-  t.teardown(resetNamespace);
+  t.teardown(() => deleteNamespace(NS));
   const child = spawn(
     'ip',
     ['netns', 'exec', NS, process.execPath, join(root, 'bin', 'sipflow.js'), 'cluster', '--store', 'memory', '--auth', 'off', '--edges', '2', '--cores', '1',
@@ -56,15 +40,6 @@ async function startCluster(t: Test): Promise<{ pid: number; output: () => strin
     return /Ctrl-C stops everything/.test(out);
   }, 60_000, 100);
   return { pid: child.pid!, output: () => out, exited };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 t.test('one Ctrl-C: only the launcher hears it; edges first, one at a time, each drains on its single SIGTERM', async (t) => {

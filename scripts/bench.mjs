@@ -14,6 +14,7 @@ process.chdir(root);
 const SCENARIOS = {
   parser: ['bench/parser/parser-bench.js', 'runParserBench'],
   core: ['bench/core/core-bench.js', 'runCoreBench'],
+  'core-register': ['bench/core/register-harness.js', 'runCoreRegisterBench'],
   edge: ['bench/edge/edge-bench.js', 'runEdgeBench'],
   store: ['bench/store/store-bench.js', 'runStoreBench'],
   kamailio: ['bench/kamailio/compare.js', 'runKamailioComparison'],

@@ -1,0 +1,222 @@
+/**
+ * The core's own cost per REGISTER, without edges or other processes: a TCP client in this
+ * process sends REGISTERs as an edge's relay forwards them (its Via over the browser's, a cluster
+ * Path with a signed flow token, +sip.instance, reg-id, Supported: path, gruu, outbound), one per
+ * UA in a closed loop, to a CoreNode with the memory store and auth off. The same load also goes to
+ * a plain TCP server that answers every message with a fixed 200 (the sockets and the client, no
+ * SIP); the two alternate, and the difference of their CPU per REGISTER (this process, user +
+ * system) is what the core's SIP work costs. Quieter than the multi-process comparison (no
+ * scheduling between four processes on two CPUs), so it shows changes of a few percent; run it
+ * under `node --cpu-prof` for a profile of the core alone.
+ *
+ *   npm run bench -- core-register       (SIPFLOW_HARNESS_UAS, _COUNT, _RUNS: 100, 100000, 5)
+ *   node dist/bench/core/register-harness.js
+ */
+import net from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { CoreNode } from '../../core/core-node.js';
+import { MemoryLocationStore } from '../../core/location/memory-store.js';
+import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
+
+const SECRET = 'register-harness-secret';
+/** The edge the REGISTERs claim to come through: its node id is in the flow token of the Path. */
+const EDGE = { host: '127.0.0.1', port: 5999 };
+const DOMAIN = 'bench.example';
+const ROUND_TIMEOUT_MS = 120_000;
+
+export interface HarnessOptions {
+  uas: number;
+  /** REGISTERs per measured round. */
+  count: number;
+  /** Measured rounds per target. */
+  runs: number;
+}
+
+export interface HarnessResult {
+  uas: number;
+  count: number;
+  /** CPU per REGISTER of this process, µs, every round, sorted. */
+  core: number[];
+  floor: number[];
+  /** Median core − median floor: the core's SIP work per REGISTER, µs. */
+  coreWork: number;
+}
+
+function registerText(ua: number, cseq: number, token: string): string {
+  const id = `ua${ua}`;
+  return [
+    `REGISTER sip:${DOMAIN} SIP/2.0`,
+    `Via: SIP/2.0/TCP ${EDGE.host}:${EDGE.port};branch=z9hG4bKedge${ua}x${cseq}`,
+    `Via: SIP/2.0/WSS ${id}.invalid;branch=z9hG4bK${id}x${cseq};received=127.0.0.1`,
+    'Max-Forwards: 69',
+    `To: <sip:${id}@${DOMAIN}>`,
+    `From: "${id}" <sip:${id}@${DOMAIN}>;tag=t${id}`,
+    `Call-ID: c${id}-harness`,
+    `CSeq: ${cseq} REGISTER`,
+    `Contact: <sip:${id}@${id}.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:00000000-0000-4000-8000-${String(ua).padStart(12, '0')}>";expires=600`,
+    'Expires: 600',
+    'Allow: ACK,CANCEL,INVITE,MESSAGE,BYE,OPTIONS,INFO,NOTIFY,REFER',
+    'Supported: path, gruu, outbound',
+    'User-Agent: SIP.js/0.21.2',
+    `Path: <sip:${token}@${EDGE.host}:${EDGE.port};transport=tcp;lr;ob>`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** Answers every message with the same 200, echoing the Call-ID the client matches answers by. */
+async function floorServer(): Promise<{ port: number; close: () => void }> {
+  const server = net.createServer((s) => {
+    let carry = '';
+    s.on('data', (d) => {
+      const text = carry + d.toString('latin1');
+      const parts = text.split('\r\n\r\n');
+      carry = parts.pop()!;
+      let out = '';
+      for (const p of parts) {
+        const callId = /\r\nCall-ID: ([^\r]*)/.exec(p)?.[1] ?? '';
+        out += `SIP/2.0 200 OK\r\nCall-ID: ${callId}\r\nContent-Length: 0\r\n\r\n`;
+      }
+      if (out) s.write(out);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
+/** One closed-loop client: `uas` REGISTERs in flight, each answer sends that UA's next. */
+class ClosedLoop {
+  readonly #socket: net.Socket;
+  readonly #uas: number;
+  readonly #token: string;
+  readonly #cseqs: number[];
+  #answered = 0;
+  #sent = 0;
+  #target = 0;
+  #carry = '';
+  #done: ((err?: Error) => void) | undefined;
+
+  private constructor(socket: net.Socket, uas: number, token: string) {
+    this.#socket = socket;
+    this.#uas = uas;
+    this.#token = token;
+    this.#cseqs = new Array<number>(uas).fill(0);
+    socket.on('data', (d) => this.#read(d));
+    socket.on('error', (err) => this.#done?.(err));
+  }
+
+  static async open(port: number, uas: number, token: string): Promise<ClosedLoop> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.setNoDelay(true);
+    return new ClosedLoop(socket, uas, token);
+  }
+
+  /** CPU of this process per REGISTER (µs) over `n` answered REGISTERs. */
+  async round(n: number): Promise<number> {
+    this.#target = this.#answered + n;
+    const finished = new Promise<void>((resolve, reject) => (this.#done = (err) => (err ? reject(err) : resolve())));
+    const timer = setTimeout(() => this.#done?.(new Error(`the round did not finish in ${ROUND_TIMEOUT_MS / 1000} s`)), ROUND_TIMEOUT_MS);
+    const before = process.cpuUsage();
+    for (let ua = 0; ua < this.#uas && this.#sent < this.#target; ua++) this.#send(ua);
+    try {
+      await finished;
+    } finally {
+      clearTimeout(timer);
+    }
+    const cpu = process.cpuUsage(before);
+    return (cpu.user + cpu.system) / n;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #send(ua: number): void {
+    this.#sent++;
+    this.#socket.write(registerText(ua, ++this.#cseqs[ua]!, this.#token));
+  }
+
+  #read(data: Buffer): void {
+    const text = this.#carry + data.toString('latin1');
+    let at = 0;
+    for (;;) {
+      const end = text.indexOf('\r\n\r\n', at);
+      if (end < 0) break;
+      const head = text.slice(at, end);
+      at = end + 4;
+      const ua = /\r\nCall-ID: cua(\d+)-harness/i.exec(head)?.[1];
+      // An answer that is not a 200 to one of ours is an error, never counted as a REGISTER done.
+      if (!head.startsWith('SIP/2.0 200 ') || ua === undefined) {
+        this.#done?.(new Error(`unexpected answer: ${head.slice(0, 300)}`));
+        return;
+      }
+      this.#answered++;
+      if (this.#answered >= this.#target) this.#done?.();
+      else if (this.#sent < this.#target) this.#send(Number(ua));
+    }
+    this.#carry = text.slice(at);
+  }
+}
+
+function median(sorted: number[]): number {
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResult> {
+  const token = new FlowTokenCodec([SECRET], `${EDGE.host}:${EDGE.port}`).encode({ transport: 'ws', host: '127.0.0.1', port: 40000, flow: 'f1' });
+  const core = new CoreNode(
+    { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, domain: DOMAIN, auth: false, secrets: [SECRET], trustedSources: ['127.0.0.1'] },
+    { store: new MemoryLocationStore() },
+  );
+  const floor = await floorServer();
+  const loops: ClosedLoop[] = [];
+  try {
+    const corePort = (await core.start()).tcp!.port;
+    const targets = { core: await ClosedLoop.open(corePort, o.uas, token), floor: await ClosedLoop.open(floor.port, o.uas, token) };
+    loops.push(targets.core, targets.floor);
+    // Unmeasured: V8 compiles the hot paths, the core's bindings and caches fill.
+    await targets.core.round(Math.min(o.count, 50_000));
+    await targets.floor.round(Math.min(o.count, 20_000));
+    const figures = { core: [] as number[], floor: [] as number[] };
+    for (let i = 0; i < o.runs; i++) {
+      for (const name of i % 2 === 0 ? (['core', 'floor'] as const) : (['floor', 'core'] as const)) {
+        figures[name].push(await targets[name].round(o.count));
+      }
+    }
+    figures.core.sort((a, b) => a - b);
+    figures.floor.sort((a, b) => a - b);
+    const round2 = (v: number): number => Math.round(v * 100) / 100;
+    return {
+      uas: o.uas,
+      count: o.count,
+      core: figures.core.map(round2),
+      floor: figures.floor.map(round2),
+      coreWork: round2(median(figures.core) - median(figures.floor)),
+    };
+  } finally {
+    for (const l of loops) l.close();
+    floor.close();
+    await core.stop();
+  }
+}
+
+/** `npm run bench -- core-register`. */
+export async function runCoreRegisterBench(): Promise<HarnessResult> {
+  const num = (name: string, fallback: number): number => {
+    const v = Number(process.env[name] ?? fallback);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
+    return v;
+  };
+  const o = { uas: num('SIPFLOW_HARNESS_UAS', 100), count: num('SIPFLOW_HARNESS_COUNT', 100_000), runs: num('SIPFLOW_HARNESS_RUNS', 5) };
+  process.stdout.write(`core REGISTER harness: ${o.uas} UAs, ${o.runs} rounds of ${o.count} REGISTERs per target, alternating\n`);
+  const r = await runRegisterHarness(o);
+  process.stdout.write(
+    `CPU per REGISTER (this process, µs): core ${r.core.join(' ')}; floor ${r.floor.join(' ')}\n` +
+      `core's SIP work per REGISTER (median core − median floor): ${r.coreWork} µs\n`,
+  );
+  return r;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runCoreRegisterBench();

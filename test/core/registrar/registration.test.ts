@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { decideRegister, contactsForReply, DEFAULT_REGISTRAR_POLICY, type RegisterInput } from '../../../core/registrar/registration.js';
 import { TempGruuCodec, callIdHash } from '../../../core/registrar/gruu.js';
 import type { Binding } from '../../../core/location/location-store.js';
@@ -99,7 +100,9 @@ t.test('the 200 OK lists every binding with its remaining expiry, and GRUUs only
   t.ok(temp, 'temp-gruu present');
   t.same(gruus.open(temp![1]!), { aor, instance, callIdHash: callIdHash('call-1') }, 'any core can open the temp-gruu');
   const [again] = contactsForReply([b], { now, domain: 'example.com', gruu: true, tempGruus: gruus });
-  t.not(/temp-gruu="([^"]+)"/.exec(again!)![1], temp![0], 'a fresh temp-gruu on each registration');
+  const againUser = /temp-gruu="sip:([^@]+)@example.com;gr"/.exec(again!)![1]!;
+  t.not(againUser, temp![1], 'a fresh temp-gruu on each registration');
+  t.same(gruus.open(againUser), gruus.open(temp![1]!), 'both open to the same binding');
   const [without] = contactsForReply([b], { now, domain: 'example.com', gruu: false, tempGruus: gruus });
   t.notMatch(without, /gruu/);
 });
@@ -110,4 +113,42 @@ t.test('a temp-gruu is opaque and cannot be forged', async (t) => {
   t.equal(new TempGruuCodec(['another-secret-0123456789abcdef']).open(user), undefined, 'another cluster cannot open it');
   t.equal(gruus.open(user.slice(0, -2) + 'AA'), undefined, 'tampering is detected');
   t.equal(gruus.open('tgruu.garbage'), undefined);
+  // Every byte is covered: nonce, tag and ciphertext.
+  const raw = Buffer.from(user.slice('tgruu.'.length), 'base64url');
+  for (const at of [0, 11, 12, 27, 28, raw.length - 1]) {
+    const flipped = Buffer.from(raw);
+    flipped[at]! ^= 0x80;
+    t.equal(gruus.open('tgruu.' + flipped.toString('base64url')), undefined, `a bit flipped in byte ${at} is detected`);
+  }
+});
+
+t.test('temp-gruus of the same binding share nothing an observer could link', async (t) => {
+  const users = new Set<string>();
+  for (let i = 0; i < 1000; i++) users.add(gruus.mint({ aor, instance, callIdHash: 'abcd' }));
+  t.equal(users.size, 1000, 'no two alike');
+  const [a, b] = [...users].map((u) => Buffer.from(u.slice('tgruu.'.length), 'base64url'));
+  let sameBytes = 0;
+  for (let i = 0; i < a!.length; i++) if (a![i] === b![i]) sameBytes++;
+  t.ok(sameBytes < a!.length / 4, `two mints agree on ${sameBytes} of ${a!.length} bytes (chance: ~1/256 each)`);
+});
+
+t.test('secret rotation: a token minted under the old secret opens while that secret is still listed', async (t) => {
+  const old = new TempGruuCodec(['old-secret-0123456789abcdef']);
+  const user = old.mint({ aor, instance, callIdHash: 'abcd' });
+  t.same(new TempGruuCodec(['new-secret-0123456789abcdef', 'old-secret-0123456789abcdef']).open(user), { aor, instance, callIdHash: 'abcd' });
+  t.equal(new TempGruuCodec(['new-secret-0123456789abcdef']).open(user), undefined, 'and not once it is dropped');
+});
+
+t.test('temp-gruus minted by earlier versions (AES-256-GCM) still open', async (t) => {
+  // What the registrar minted before ChaCha20-Poly1305: the key and layout it used.
+  const secret = 'registrar-test-secret-0123456789';
+  const key = createHmac('sha256', secret).update('sipflow-temp-gruu').digest();
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(Buffer.from(`${aor}\n${instance}\nabcd`)), cipher.final()]);
+  const legacy = 'tgruu.' + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  t.same(gruus.open(legacy), { aor, instance, callIdHash: 'abcd' });
+  const tampered = Buffer.from(legacy.slice('tgruu.'.length), 'base64url');
+  tampered[tampered.length - 1]! ^= 1;
+  t.equal(gruus.open('tgruu.' + tampered.toString('base64url')), undefined, 'tampering is detected there too');
 });

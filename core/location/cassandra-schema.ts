@@ -115,11 +115,20 @@ async function awaitAgreement(client: cassandra.Client, deadline: number): Promi
 async function doneVersions(client: cassandra.Client, ks: string): Promise<Set<number> | undefined> {
   const table = client.metadata.keyspaces[ks] ? await client.metadata.getTable(ks, 'schema_migrations').catch(() => null) : null;
   if (!table) return undefined;
-  const rs = await client.execute(`SELECT version, state FROM "${ks}".schema_migrations`, [], {
-    prepare: false,
-    consistency: cassandra.types.consistencies.one,
-    isIdempotent: true,
-  });
+  let rs: cassandra.types.ResultSet;
+  try {
+    rs = await client.execute(`SELECT version, state FROM "${ks}".schema_migrations`, [], {
+      prepare: false,
+      consistency: cassandra.types.consistencies.one,
+      isIdempotent: true,
+    });
+  } catch (err) {
+    // Another core's CREATE TABLE is in the schema tables the driver read, but not yet usable on
+    // the node that ran this query: the slow path (CREATE IF NOT EXISTS, then schema agreement)
+    // waits for it properly.
+    if (err instanceof cassandra.errors.ResponseError && err.code === cassandra.types.responseErrorCodes.invalid && /does not exist/i.test(err.message)) return undefined;
+    throw err;
+  }
   return new Set(rs.rows.filter((r) => r.get('state') === 'done').map((r) => r.get('version') as number));
 }
 

@@ -29,12 +29,13 @@ export class TcpConnection {
   /** Bytes accepted by write() while still connecting. */
   #pendingBytes = 0;
   readonly #maxBuffered: number;
-  /** True while writes are held for one writev at the end of this turn of the event loop. */
-  #corked = false;
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.socket.uncork();
-  };
+  /** Messages written during this turn of the event loop, sent together at its end (#flush). */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
+  /** What every write() of the current batch returned: one promise per batch, not per message. */
+  #batchSent: Promise<void> | undefined;
+  #batchSettle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  readonly #flush = (): void => this.#flushBatch();
 
   constructor(id: string, socket: net.Socket, direction: 'inbound' | 'outbound', parser: StreamParser, maxBuffered: number) {
     this.id = id;
@@ -94,7 +95,7 @@ export class TcpConnection {
     if (this.state === 'closed') {
       return Promise.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} is closed`));
     }
-    if (this.socket.writableLength + this.#pendingBytes + data.length > this.#maxBuffered) {
+    if (this.socket.writableLength + this.#pendingBytes + this.#batchBytes + data.length > this.#maxBuffered) {
       return Promise.reject(new TransportError('SIP_TRANSPORT_BUFFER_FULL', `TCP connection ${this.id} has more than ${this.#maxBuffered} bytes queued`));
     }
     if (this.state === 'connecting') {
@@ -117,20 +118,36 @@ export class TcpConnection {
     if (this.state === 'closed' || this.socket.destroyed) {
       return Promise.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} is closed`));
     }
-    if (!this.#corked) {
-      // Every message written during this turn of the event loop leaves in one writev: between
-      // nodes under load that is one syscall (and one wakeup of the peer) for many messages, which
-      // is what a stream transport buys over a datagram per message. setImmediate, not nextTick:
-      // it runs after every socket that was readable in this poll phase has been handled.
-      this.#corked = true;
-      this.socket.cork();
-      setImmediate(this.#uncork);
+    // Every message written during this turn of the event loop leaves in one write: between nodes
+    // under load that is one syscall (and one wakeup of the peer) for many messages, which is what a
+    // stream transport buys over a datagram per message. setImmediate, not nextTick: it runs after
+    // every socket that was readable in this poll phase has been handled. The batch is one Buffer
+    // and one promise: a write request, a callback and a promise per message, and the stream's
+    // bookkeeping of each, cost more than copying the bytes once.
+    if (this.#batchSent === undefined) {
+      this.#batchSent = new Promise<void>((resolve, reject) => (this.#batchSettle = { resolve, reject }));
+      setImmediate(this.#flush);
     }
-    return new Promise((resolve, reject) => {
-      this.socket.write(data, (err) => {
-        if (err) reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP write on ${this.id} failed: ${err.message}`, { cause: err }));
-        else resolve();
-      });
+    this.#batch.push(data);
+    this.#batchBytes += data.length;
+    return this.#batchSent;
+  }
+
+  #flushBatch(): void {
+    const batch = this.#batch;
+    const bytes = this.#batchBytes;
+    const settle = this.#batchSettle!;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.#batchSent = undefined;
+    this.#batchSettle = undefined;
+    if (this.state === 'closed' || this.socket.destroyed) {
+      settle.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} closed before its messages were written`));
+      return;
+    }
+    this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes), (err) => {
+      if (err) settle.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP write on ${this.id} failed: ${err.message}`, { cause: err }));
+      else settle.resolve();
     });
   }
 

@@ -251,6 +251,19 @@ t.test('TCP: messages sent in one turn of the event loop leave in one write, in 
   t.equal(writes, 2, `then one more write (${writes} in all)`);
 });
 
+t.test('TCP: a batch still waiting for the end of the turn fails as a whole when its connection closes, and counts toward the write bound', async (t) => {
+  const a = await server(t, { maxWriteBuffer: 2500 });
+  await rawClient(t, a.transport.localPort);
+  const [open] = await a.events.waitFor('open');
+  const target = { protocol: 'tcp' as const, host: '127.0.0.1', port: 1, connectionId: open!.info.connectionId };
+  const message = (i: number) => Buffer.from(sipRequest('MESSAGE', `z9hG4bKbound${i}`, 'x'.repeat(600)));
+  t.ok(message(1).length > 800 && message(1).length < 1250, 'two fit the bound, three do not');
+  const sends = [1, 2, 3].map((i) => a.transport.send(message(i), target).then(() => 'sent', (err: TransportError) => err.code));
+  // Same turn: the first two wait in the batch; the third would take it past 2,500 bytes.
+  a.transport.closeConnection(open!.info.connectionId);
+  t.same(await Promise.all(sends), ['SIP_TRANSPORT_CONNECTION_CLOSED', 'SIP_TRANSPORT_CONNECTION_CLOSED', 'SIP_TRANSPORT_BUFFER_FULL']);
+});
+
 t.test('TCP acceptFrom: a peer it does not name is closed on accept and takes no connection slot', async (t) => {
   const { events, transport } = await server(t, { host: '127.0.0.1', acceptFrom: (ip) => ip === '127.0.0.1', maxConnections: 1 });
   const stranger = net.connect({ host: '127.0.0.1', port: transport.localPort, localAddress: '127.0.0.9' });

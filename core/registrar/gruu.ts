@@ -22,7 +22,11 @@ import { randomBytesPooled } from '../../sip/message/random-pool.js';
 import { ChaCha20Poly1305Sealer, NONCE_BYTES, TAG_BYTES } from '../../runtime/chacha20-poly1305.js';
 
 const TEMP_PREFIX = 'tgruu.';
-/** Both AEADs' nonce (IV) size: 96 bits, random (2^48 mints per key before a repeat is likely). */
+/**
+ * Both AEADs' nonce (IV) size: 96 random bits. A repeat under one key is what would hurt (it gives
+ * away that pair's keystream and Poly1305 key); minting 10,000 a second for a year makes ~2^38, and
+ * the chance that any two of those share a nonce is under one in a million (birthday bound).
+ */
 const IV_BYTES = NONCE_BYTES;
 
 export function pubGruu(aor: string, instance: string): string {

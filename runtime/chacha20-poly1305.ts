@@ -3,15 +3,16 @@
  *
  * Why not node:crypto: a registrar mints a temp-GRUU for every REGISTER it answers, and each
  * createCipheriv() builds a native cipher object and crosses into C++ four times (init, update,
- * final, getAuthTag): ~5 µs per mint on this machine, a fifth of the core's CPU per REGISTER. The
- * same AEAD in plain JavaScript, with the key schedule done once, costs a fraction of that for the
- * ~100-byte plaintexts a temp-GRUU holds. Opening stays with node:crypto (`chacha20-poly1305`):
+ * final, getAuthTag): 3–6 µs per mint on this machine, and a core answering REGISTERs with a
+ * constant temp-GRUU instead spent a quarter less CPU per REGISTER (bench/core/register-harness.ts).
+ * The same AEAD in plain JavaScript costs ~1.4 µs for the ~100-byte plaintexts a temp-GRUU holds. Opening stays with node:crypto (`chacha20-poly1305`):
  * it is rare (an in-dialog request to a temp-GRUU), and it checks every token this code seals
  * against OpenSSL's implementation of the same RFC (test/runtime/chacha20-poly1305.test.ts
  * compares the two on random inputs and on RFC 8439's test vectors).
  *
- * No associated data: the token has none. ChaCha20 is add-rotate-xor on 32-bit words and the
- * Poly1305 arithmetic below has no branches on secret data, so neither leaks timing.
+ * No associated data: the token has none. ChaCha20 is add-rotate-xor on 32-bit words, and the
+ * Poly1305 arithmetic below takes no branch on secret data (the final reduction selects by
+ * arithmetic), so neither leaks timing.
  */
 
 export const KEY_BYTES = 32;
@@ -209,20 +210,21 @@ class Poly1305 {
       c = v >>> 13;
       g[i] = v & 0x1fff;
     }
-    const f = c > 0 ? g : h;
+    // c is 1 when h ≥ p: take g then, h otherwise, by arithmetic rather than a branch on the tag.
+    for (let i = 0; i < 10; i++) h[i] = h[i]! + c * (g[i]! - h[i]!);
     // The low 128 bits as four words, plus s (mod 2^128).
-    const w0 = (f[0]! | (f[1]! << 13) | (f[2]! << 26)) >>> 0;
-    const w1 = ((f[2]! >>> 6) | (f[3]! << 7) | (f[4]! << 20)) >>> 0;
-    const w2 = ((f[4]! >>> 12) | (f[5]! << 1) | (f[6]! << 14) | (f[7]! << 27)) >>> 0;
-    const w3 = ((f[7]! >>> 5) | (f[8]! << 8) | (f[9]! << 21)) >>> 0;
+    const w0 = (h[0]! | (h[1]! << 13) | (h[2]! << 26)) >>> 0;
+    const w1 = ((h[2]! >>> 6) | (h[3]! << 7) | (h[4]! << 20)) >>> 0;
+    const w2 = ((h[4]! >>> 12) | (h[5]! << 1) | (h[6]! << 14) | (h[7]! << 27)) >>> 0;
+    const w3 = ((h[7]! >>> 5) | (h[8]! << 8) | (h[9]! << 21)) >>> 0;
     const s = this.#s;
     let sum = w0 + s[0]!;
     writeLe32(out, offset, sum);
-    sum = w1 + s[1]! + (sum > 0xffffffff ? 1 : 0);
+    sum = w1 + s[1]! + Math.floor(sum / 0x100000000);
     writeLe32(out, offset + 4, sum);
-    sum = w2 + s[2]! + (sum > 0xffffffff ? 1 : 0);
+    sum = w2 + s[2]! + Math.floor(sum / 0x100000000);
     writeLe32(out, offset + 8, sum);
-    sum = w3 + s[3]! + (sum > 0xffffffff ? 1 : 0);
+    sum = w3 + s[3]! + Math.floor(sum / 0x100000000);
     writeLe32(out, offset + 12, sum);
   }
 }

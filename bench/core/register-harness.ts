@@ -3,8 +3,8 @@
  * process sends REGISTERs as an edge's relay forwards them (its Via over the browser's, a cluster
  * Path with a signed flow token, +sip.instance, reg-id, Supported: path, gruu, outbound), one per
  * UA in a closed loop, to a CoreNode with the memory store and auth off. The same load also goes to
- * a plain TCP server that answers every message with a fixed 200 (the sockets and the client, no
- * SIP); the two alternate, and the difference of their CPU per REGISTER (this process, user +
+ * the comparison floor's answering server (bench/kamailio/floor-answer.ts: a 200 with the request's
+ * header lines, the sockets and the client, no SIP); the two alternate, and the difference of their CPU per REGISTER (this process, user +
  * system) is what the core's SIP work costs. Quieter than the multi-process comparison (no
  * scheduling between four processes on two CPUs), so it shows changes of a few percent; run it
  * under `node --cpu-prof` for a profile of the core alone.
@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { CoreNode } from '../../core/core-node.js';
 import { MemoryLocationStore } from '../../core/location/memory-store.js';
 import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
+import { listenAnswering } from '../kamailio/floor-answer.js';
 
 const SECRET = 'register-harness-secret';
 /** The edge the REGISTERs claim to come through: its node id is in the flow token of the Path. */
@@ -63,26 +64,6 @@ function registerText(ua: number, cseq: number, token: string): string {
     '',
     '',
   ].join('\r\n');
-}
-
-/** Answers every message with the same 200, echoing the Call-ID the client matches answers by. */
-async function floorServer(): Promise<{ port: number; close: () => void }> {
-  const server = net.createServer((s) => {
-    let carry = '';
-    s.on('data', (d) => {
-      const text = carry + d.toString('latin1');
-      const parts = text.split('\r\n\r\n');
-      carry = parts.pop()!;
-      let out = '';
-      for (const p of parts) {
-        const callId = /\r\nCall-ID: ([^\r]*)/.exec(p)?.[1] ?? '';
-        out += `SIP/2.0 200 OK\r\nCall-ID: ${callId}\r\nContent-Length: 0\r\n\r\n`;
-      }
-      if (out) s.write(out);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
 /** One closed-loop client: `uas` REGISTERs in flight, each answer sends that UA's next. */
@@ -170,11 +151,12 @@ export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResu
     { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, domain: DOMAIN, auth: false, secrets: [SECRET], trustedSources: ['127.0.0.1'] },
     { store: new MemoryLocationStore() },
   );
-  const floor = await floorServer();
+  // The comparison's floor (its answering core): a 200 with the request's header lines, no SIP.
+  const floor = await listenAnswering(0);
   const loops: ClosedLoop[] = [];
   try {
     const corePort = (await core.start()).tcp!.port;
-    const targets = { core: await ClosedLoop.open(corePort, o.uas, token), floor: await ClosedLoop.open(floor.port, o.uas, token) };
+    const targets = { core: await ClosedLoop.open(corePort, o.uas, token), floor: await ClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token) };
     loops.push(targets.core, targets.floor);
     // Unmeasured: V8 compiles the hot paths, the core's bindings and caches fill.
     await targets.core.round(Math.min(o.count, 50_000));

@@ -16,47 +16,7 @@
  */
 import net from 'node:net';
 import { uWS, type UwsWebSocket } from '../../edge/uws-runtime.js';
-
-const STATUS = Buffer.from('SIP/2.0 200 OK\r\n', 'latin1');
-const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
-
-/** "SIP/2.0 200 OK" followed by every header line of the request: enough for the load generator to match it. */
-function answerFor(request: Buffer): Buffer {
-  const eol = request.indexOf('\r\n');
-  return Buffer.concat([STATUS, request.subarray(eol + 2)]);
-}
-
-/** Writes of one event-loop turn leave in one writev (what sipflow's TcpConnection does). */
-function batchedWriter(socket: net.Socket): (data: Buffer) => void {
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    socket.uncork();
-  };
-  return (data) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(uncork);
-    }
-    socket.write(data);
-  };
-}
-
-/** Splits a TCP stream into Content-Length-0 messages. */
-function framer(onMessage: (message: Buffer) => void): (chunk: Buffer) => void {
-  let held: Buffer | undefined;
-  return (chunk) => {
-    let buf = held ? Buffer.concat([held, chunk]) : chunk;
-    for (;;) {
-      const end = buf.indexOf(HEAD_END);
-      if (end < 0) break;
-      onMessage(buf.subarray(0, end + 4));
-      buf = buf.subarray(end + 4);
-    }
-    held = buf.length > 0 ? Buffer.from(buf) : undefined;
-  };
-}
+import { answerFor, batchedWriter, framer, listenAnswering } from './floor-answer.js';
 
 function listenWs(port: number, onFrame: (ws: UwsWebSocket<unknown>, frame: Buffer) => void): void {
   const app = uWS.App();
@@ -116,13 +76,7 @@ function edge(wsPort: number, answerPort: number): void {
 }
 
 function answer(tcpPort: number): void {
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    const write = batchedWriter(socket);
-    socket.on('data', framer((request) => write(answerFor(request))));
-    socket.on('error', () => socket.destroy());
-  });
-  server.listen(tcpPort, '127.0.0.1', () => process.stdout.write('floor ready\n'));
+  void listenAnswering(tcpPort).then(() => process.stdout.write('floor ready\n'));
 }
 
 const [role, a, b] = process.argv.slice(2);

@@ -128,6 +128,7 @@ export class CoreNode {
         // Health pings keep coming while draining (edges watch for the core to come back).
         if (message.kind === 'response' || message.method !== 'OPTIONS') this.#lastMessageAt = performance.now();
         if (!this.#admit(source)) return;
+        if (message.kind === 'request' && this.#proxy!.receiveStateless(message, source)) return;
         this.#layer!.receive(message, source);
       },
       onParseError: (error, source, raw, extra) => this.#onParseError(error, source, raw, extra?.partial),

@@ -17,13 +17,15 @@ import { parseNameAddr, formatNameAddr } from '../../sip/grammar/name-addr.js';
 import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
 import {
   buildCancel,
+  serverKey,
   type ClientTransaction,
   type ServerInviteTransaction,
   type ServerTransaction,
   type TransactionLayer,
   type TransactionUser,
 } from '../../sip/transaction/index.js';
-import type { ReceivedFrom, TransportTarget } from '../../sip/transport/transport.js';
+import { isReliableProtocol, type ReceivedFrom, type TransportTarget } from '../../sip/transport/transport.js';
+import { responseTarget } from '../../sip/transport/response-target.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { LocationStore } from '../location/location-store.js';
 import type { RegistrarService } from '../registrar/registrar-service.js';
@@ -93,6 +95,8 @@ const RECORD_ROUTED = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 export class ProxyCore implements TransactionUser {
   readonly #d: ProxyCoreDeps;
   readonly #contexts = new Map<ServerTransaction, ResponseContext<ForwardPlan>>();
+  /** Keys (§17.2.3) of the REGISTERs being answered without a transaction. */
+  readonly #statelessInFlight = new Set<string>();
 
   constructor(deps: ProxyCoreDeps) {
     this.#d = deps;
@@ -114,6 +118,56 @@ export class ProxyCore implements TransactionUser {
       this.#d.log.error({ err, callId: safe(() => request.callId), method: request.method }, 'request handling failed');
       this.#reply(request, tx, 500, 'Server Internal Error');
     });
+  }
+
+  /**
+   * A REGISTER for one of our domains that came over a reliable transport is answered without a
+   * server transaction, as Kamailio's registrar answers (RFC 3261 §16.11 lets an element be
+   * stateless; a registrar's answer depends on nothing but the request and the store). Over TCP
+   * nothing retransmits, and Timer J is zero there (§17.2.2), so a transaction would end the
+   * moment its response went out: all it would add is its bookkeeping, ~3 µs of the core's ~25
+   * per REGISTER. A copy arriving while the first is still being answered (an edge failing over
+   * on the same connection) is absorbed as a transaction would absorb it. Returns false, having
+   * done nothing, for every request the stateful path must take: REGISTERs with a Route, for
+   * another domain or a cluster URI, without an RFC 3261 branch, or over UDP.
+   */
+  receiveStateless(request: SipRequest, source: ReceivedFrom): boolean {
+    if (request.method !== 'REGISTER' || !isReliableProtocol(source.protocol)) return false;
+    const d = this.#d;
+    let key: string | undefined;
+    try {
+      const uri = request.uri;
+      if (request.routes.length || uri.user || !d.isOurDomain(uri.host, uri.port)) return false;
+      key = serverKey(request.topVia, request.method);
+    } catch {
+      return false; // the stateful path answers what does not parse
+    }
+    if (key === undefined) return false;
+    d.metrics.messagesIn.inc({ kind: 'request', method: 'REGISTER' });
+    if (this.#statelessInFlight.has(key)) {
+      d.metrics.retransmissions.inc({ direction: 'absorbed' });
+      return true;
+    }
+    this.#statelessInFlight.add(key);
+    const answer = (response: SipResponse | undefined): void => {
+      this.#statelessInFlight.delete(key);
+      if (!response) return;
+      d.metrics.responsesOut.inc({ status: statusLabel(response.status), origin: 'local' });
+      d.layer()
+        .send(response, responseTarget(request.topVia!, source))
+        .catch((err: Error) => d.log.debug({ err: err.message, callId: safe(() => request.callId) }, 'REGISTER answer not sent'));
+    };
+    const rejection = validateRequest(request, { isOwnVia: (h, p) => d.homeFlows.isSelf(h, p) });
+    if (rejection) {
+      d.metrics.rejected.inc({ cause: String(rejection.status) });
+      answer(this.#buildReply(request, rejection.status, rejection.reason, rejection.headers));
+      return true;
+    }
+    this.#register(request, source).then(answer, (err: Error) => {
+      d.log.error({ err, callId: safe(() => request.callId), method: request.method }, 'request handling failed');
+      answer(this.#buildReply(request, 500, 'Server Internal Error'));
+    });
+    return true;
   }
 
   onAck(ack: SipRequest, source: ReceivedFrom): void {
@@ -262,13 +316,7 @@ export class ProxyCore implements TransactionUser {
     }
 
     if (request.method === 'REGISTER') {
-      const source = tx.source;
-      const res = await d.registrar.handle(request, {
-        received: `${source.protocol}:${source.remoteAddress}:${source.remotePort}`,
-        selfPath: (outbound) => home.pathFor(source, outbound),
-        sourceIp: d.clientIp?.(request, source) ?? source.remoteAddress,
-      });
-      this.#send(tx, res, 'local');
+      this.#send(tx, await this.#register(request, tx.source), 'local');
       return { kind: 'handled' };
     }
 
@@ -652,14 +700,27 @@ export class ProxyCore implements TransactionUser {
   // ---- responses ----------------------------------------------------------------------------
 
   #reply(request: SipRequest, tx: ServerTransaction, status: number, reason?: string, headers?: [string, string][]): void {
-    let response: SipResponse;
+    const response = this.#buildReply(request, status, reason, headers);
+    if (response) this.#send(tx, response, 'local');
+  }
+
+  #buildReply(request: SipRequest, status: number, reason?: string, headers?: [string, string][]): SipResponse | undefined {
     try {
-      response = createResponse(request, status, reason, { toTag: true, ...(headers ? { headers } : {}) });
+      return createResponse(request, status, reason, { toTag: true, ...(headers ? { headers } : {}) });
     } catch (err) {
       this.#d.log.debug({ err, callId: safe(() => request.callId) }, 'cannot build a response');
-      return;
+      return undefined;
     }
-    this.#send(tx, response, 'local');
+  }
+
+  /** The registrar's answer to a REGISTER for our domain, from whichever path took it. */
+  #register(request: SipRequest, source: ReceivedFrom): Promise<SipResponse> {
+    const d = this.#d;
+    return d.registrar.handle(request, {
+      received: `${source.protocol}:${source.remoteAddress}:${source.remotePort}`,
+      selfPath: (outbound) => d.homeFlows.pathFor(source, outbound),
+      sourceIp: d.clientIp?.(request, source) ?? source.remoteAddress,
+    });
   }
 
   #send(tx: ServerTransaction, response: SipResponse, origin: 'local' | 'relayed'): void {

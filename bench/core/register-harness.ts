@@ -9,10 +9,17 @@
  * scheduling between four processes on two CPUs), so it shows changes of a few percent; run it
  * under `node --cpu-prof` for a profile of the core alone.
  *
- *   npm run bench -- core-register       (SIPFLOW_HARNESS_UAS, _COUNT, _RUNS: 100, 100000, 5)
+ * With a baseline (another checkout's build, SIPFLOW_HARNESS_BASELINE=/that/checkout/dist), a
+ * second core built from that code joins the rotation in the same process: each round measures
+ * both cores back to back, in alternating order, and the median of the per-round differences is
+ * what the change between the two builds is worth. Runs minutes apart on this machine drift by
+ * ±10–15 %; a difference taken within one round does not.
+ *
+ *   npm run bench -- core-register       (SIPFLOW_HARNESS_UAS, _COUNT, _RUNS, _BASELINE: 100, 100000, 5, none)
  *   node dist/bench/core/register-harness.js
  */
 import net from 'node:net';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CoreNode } from '../../core/core-node.js';
 import { MemoryLocationStore } from '../../core/location/memory-store.js';
@@ -31,6 +38,8 @@ export interface HarnessOptions {
   count: number;
   /** Measured rounds per target. */
   runs: number;
+  /** A build of other code (a checkout's dist/ directory) whose core is measured alongside. */
+  baseline?: string;
 }
 
 export interface HarnessResult {
@@ -41,6 +50,33 @@ export interface HarnessResult {
   floor: number[];
   /** Median core − median floor: the core's SIP work per REGISTER, µs. */
   coreWork: number;
+  /** With a baseline: its core's figures, its SIP work, and the median of (core − baseline) per round. */
+  baseline?: { core: number[]; coreWork: number; difference: number };
+}
+
+interface CoreModules {
+  CoreNode: typeof CoreNode;
+  MemoryLocationStore: typeof MemoryLocationStore;
+}
+
+async function loadBaseline(dist: string): Promise<CoreModules> {
+  const load = async (file: string): Promise<Record<string, unknown>> => {
+    try {
+      return (await import(pathToFileURL(join(dist, file)).href)) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`cannot load the baseline's ${file} from ${dist} (${(err as Error).message}); build that checkout first (npx tsc -p tsconfig.build.json)`);
+    }
+  };
+  const node = await load('core/core-node.js');
+  const store = await load('core/location/memory-store.js');
+  return { CoreNode: node.CoreNode as typeof CoreNode, MemoryLocationStore: store.MemoryLocationStore as typeof MemoryLocationStore };
+}
+
+function startCore(m: CoreModules): CoreNode {
+  return new m.CoreNode(
+    { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, domain: DOMAIN, auth: false, secrets: [SECRET], trustedSources: ['127.0.0.1'] },
+    { store: new m.MemoryLocationStore() },
+  );
 }
 
 function registerText(ua: number, cseq: number, token: string): string {
@@ -147,40 +183,47 @@ function median(sorted: number[]): number {
 
 export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResult> {
   const token = new FlowTokenCodec([SECRET], `${EDGE.host}:${EDGE.port}`).encode({ transport: 'ws', host: '127.0.0.1', port: 40000, flow: 'f1' });
-  const core = new CoreNode(
-    { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, domain: DOMAIN, auth: false, secrets: [SECRET], trustedSources: ['127.0.0.1'] },
-    { store: new MemoryLocationStore() },
-  );
+  const cores = [startCore({ CoreNode, MemoryLocationStore })];
+  if (o.baseline !== undefined) cores.push(startCore(await loadBaseline(o.baseline)));
   // The comparison's floor (its answering core): a 200 with the request's header lines, no SIP.
   const floor = await listenAnswering(0);
   const loops: ClosedLoop[] = [];
   try {
-    const corePort = (await core.start()).tcp!.port;
-    const targets = { core: await ClosedLoop.open(corePort, o.uas, token), floor: await ClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token) };
-    loops.push(targets.core, targets.floor);
-    // Unmeasured: V8 compiles the hot paths, the core's bindings and caches fill.
-    await targets.core.round(Math.min(o.count, 50_000));
-    await targets.floor.round(Math.min(o.count, 20_000));
-    const figures = { core: [] as number[], floor: [] as number[] };
+    const targets: Record<'core' | 'baseline' | 'floor', ClosedLoop | undefined> = { core: undefined, baseline: undefined, floor: undefined };
+    targets.core = await ClosedLoop.open((await cores[0]!.start()).tcp!.port, o.uas, token);
+    if (cores[1]) targets.baseline = await ClosedLoop.open((await cores[1].start()).tcp!.port, o.uas, token);
+    targets.floor = await ClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token);
+    const names = (['core', 'baseline', 'floor'] as const).filter((n) => targets[n] !== undefined);
+    for (const n of names) loops.push(targets[n]!);
+    // Unmeasured: V8 compiles the hot paths, the cores' bindings and caches fill.
+    for (const n of names) await targets[n]!.round(Math.min(o.count, n === 'floor' ? 20_000 : 50_000));
+    const figures = { core: [] as number[], baseline: [] as number[], floor: [] as number[] };
+    const differences: number[] = [];
     for (let i = 0; i < o.runs; i++) {
-      for (const name of i % 2 === 0 ? (['core', 'floor'] as const) : (['floor', 'core'] as const)) {
-        figures[name].push(await targets[name].round(o.count));
-      }
+      // The two cores swap places every round and the floor closes each: each core follows the
+      // floor as often as the other core (whatever ran just before leaves caches and the JIT's
+      // inline caches tuned to it; a fixed order measured the second core up to 10 µs slower).
+      const order = (i % 2 === 0 ? ['core', 'baseline', 'floor'] : ['baseline', 'core', 'floor']) as ('core' | 'baseline' | 'floor')[];
+      for (const name of order.filter((n) => targets[n] !== undefined)) figures[name].push(await targets[name]!.round(o.count));
+      if (targets.baseline) differences.push(figures.core[i]! - figures.baseline[i]!);
     }
-    figures.core.sort((a, b) => a - b);
-    figures.floor.sort((a, b) => a - b);
     const round2 = (v: number): number => Math.round(v * 100) / 100;
+    const sorted = (v: number[]): number[] => [...v].sort((a, b) => a - b);
+    const floorMedian = median(sorted(figures.floor));
     return {
       uas: o.uas,
       count: o.count,
-      core: figures.core.map(round2),
-      floor: figures.floor.map(round2),
-      coreWork: round2(median(figures.core) - median(figures.floor)),
+      core: sorted(figures.core).map(round2),
+      floor: sorted(figures.floor).map(round2),
+      coreWork: round2(median(sorted(figures.core)) - floorMedian),
+      ...(targets.baseline
+        ? { baseline: { core: sorted(figures.baseline).map(round2), coreWork: round2(median(sorted(figures.baseline)) - floorMedian), difference: round2(median(sorted(differences))) } }
+        : {}),
     };
   } finally {
     for (const l of loops) l.close();
     floor.close();
-    await core.stop();
+    for (const c of cores) await c.stop();
   }
 }
 
@@ -191,12 +234,16 @@ export async function runCoreRegisterBench(): Promise<HarnessResult> {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
     return v;
   };
-  const o = { uas: num('SIPFLOW_HARNESS_UAS', 100), count: num('SIPFLOW_HARNESS_COUNT', 100_000), runs: num('SIPFLOW_HARNESS_RUNS', 5) };
-  process.stdout.write(`core REGISTER harness: ${o.uas} UAs, ${o.runs} rounds of ${o.count} REGISTERs per target, alternating\n`);
+  const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
+  const o = { uas: num('SIPFLOW_HARNESS_UAS', 100), count: num('SIPFLOW_HARNESS_COUNT', 100_000), runs: num('SIPFLOW_HARNESS_RUNS', 5), ...(baseline ? { baseline } : {}) };
+  process.stdout.write(`core REGISTER harness: ${o.uas} UAs, ${o.runs} rounds of ${o.count} REGISTERs per target, alternating${baseline ? `; baseline core from ${baseline}` : ''}\n`);
   const r = await runRegisterHarness(o);
   process.stdout.write(
-    `CPU per REGISTER (this process, µs): core ${r.core.join(' ')}; floor ${r.floor.join(' ')}\n` +
-      `core's SIP work per REGISTER (median core − median floor): ${r.coreWork} µs\n`,
+    `CPU per REGISTER (this process, µs): core ${r.core.join(' ')}; ${r.baseline ? `baseline ${r.baseline.core.join(' ')}; ` : ''}floor ${r.floor.join(' ')}\n` +
+      `core's SIP work per REGISTER (median core − median floor): ${r.coreWork} µs\n` +
+      (r.baseline
+        ? `baseline's SIP work per REGISTER: ${r.baseline.coreWork} µs; this build − baseline, median of the ${o.runs} rounds' differences: ${r.baseline.difference} µs\n`
+        : ''),
   );
   return r;
 }

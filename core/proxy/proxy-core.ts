@@ -144,6 +144,9 @@ export class ProxyCore implements TransactionUser {
     }
     if (key === undefined) return false;
     d.metrics.messagesIn.inc({ kind: 'request', method: 'REGISTER' });
+    if (d.log.isLevelEnabled('debug')) {
+      d.log.debug({ callId: safe(() => request.callId), method: 'REGISTER', flow: source.connectionId ?? `${source.protocol}:${source.remoteAddress}:${source.remotePort}`, stateless: true }, 'request received');
+    }
     if (this.#statelessInFlight.has(key)) {
       d.metrics.retransmissions.inc({ direction: 'absorbed' });
       return true;

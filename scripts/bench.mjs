@@ -15,6 +15,7 @@ const SCENARIOS = {
   parser: ['bench/parser/parser-bench.js', 'runParserBench'],
   core: ['bench/core/core-bench.js', 'runCoreBench'],
   'core-register': ['bench/core/register-harness.js', 'runCoreRegisterBench'],
+  'edge-register': ['bench/edge/register-harness.js', 'runEdgeRegisterBench'],
   edge: ['bench/edge/edge-bench.js', 'runEdgeBench'],
   store: ['bench/store/store-bench.js', 'runStoreBench'],
   kamailio: ['bench/kamailio/compare.js', 'runKamailioComparison'],

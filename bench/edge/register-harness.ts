@@ -1,0 +1,189 @@
+/**
+ * The edge's cost per REGISTER, to weigh a change: WebSocket UAs in this process (the `ws`
+ * client) send REGISTERs as browsers do, one per UA in a closed loop, through a real EdgeNode
+ * relaying over TCP to the comparison floor's answering server (bench/kamailio/floor-answer.ts: a
+ * 200 with the request's header lines, no SIP). The figure is this process's CPU per REGISTER:
+ * clients, edge and answering server together, so alone it says little about the edge; what it is
+ * for is the difference against a baseline (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist): that
+ * build's edge joins the rotation with clients of its own, the two edges take turns round by
+ * round, and the median of the differences between neighbouring rounds is what the change
+ * between the two builds costs or saves on the edge (the clients and the server cost the same on
+ * both sides). Runs minutes apart drift by ±10–15 % on this machine; a difference taken within one
+ * round does not. `node --cpu-prof` on it profiles the edge.
+ *
+ *   npm run bench -- edge-register     (SIPFLOW_HARNESS_UAS, _COUNT, _RUNS, _BASELINE: 100, 20000, 10, none)
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo, Server } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import WebSocket from 'ws';
+import { EdgeNode } from '../../edge/edge-node.js';
+import { listenAnswering } from '../kamailio/floor-answer.js';
+import { registerRequest, type UaIdentity } from '../loadgen/sip-builder.js';
+
+const DOMAIN = 'bench.example';
+const ROUND_TIMEOUT_MS = 120_000;
+
+export interface EdgeHarnessOptions {
+  uas: number;
+  /** REGISTERs per measured round and edge. */
+  count: number;
+  runs: number;
+  /** A build of other code (a checkout's dist/ directory) whose edge is measured alongside. */
+  baseline?: string;
+}
+
+export interface EdgeHarnessResult {
+  uas: number;
+  count: number;
+  /** CPU per REGISTER of this process (clients, edge, answering server), µs, every round, sorted. */
+  edge: number[];
+  /** With a baseline: its figures and the median of (edge − baseline) per round, µs. */
+  baseline?: { edge: number[]; difference: number };
+}
+
+/** `uas` WebSocket UAs registering in a closed loop through one edge. */
+class WsClosedLoop {
+  readonly #sockets: WebSocket[];
+  readonly #uas: UaIdentity[];
+  readonly #cseqs: number[];
+  #answered = 0;
+  #sent = 0;
+  #target = 0;
+  #done: ((err?: Error) => void) | undefined;
+
+  private constructor(sockets: WebSocket[], uas: UaIdentity[]) {
+    this.#sockets = sockets;
+    this.#uas = uas;
+    this.#cseqs = new Array<number>(uas.length).fill(0);
+    sockets.forEach((ws, i) => {
+      ws.on('message', (data: Buffer) => this.#read(i, data));
+      ws.on('close', () => this.#done?.(new Error(`UA ${i}'s WebSocket closed during a round`)));
+    });
+  }
+
+  static async open(port: number, count: number, tag: string): Promise<WsClosedLoop> {
+    const uas: UaIdentity[] = [];
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < count; i++) {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`, 'sip');
+      await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      sockets.push(ws);
+      uas.push({ user: `${tag}${i}`, domain: DOMAIN, transport: 'ws', host: `${tag}${i}.invalid`, instance: randomUUID() });
+    }
+    return new WsClosedLoop(sockets, uas);
+  }
+
+  async round(n: number): Promise<number> {
+    this.#target = this.#answered + n;
+    const finished = new Promise<void>((resolve, reject) => (this.#done = (err) => (err ? reject(err) : resolve())));
+    const timer = setTimeout(() => this.#done?.(new Error(`the round did not finish in ${ROUND_TIMEOUT_MS / 1000} s`)), ROUND_TIMEOUT_MS);
+    const before = process.cpuUsage();
+    for (let ua = 0; ua < this.#uas.length && this.#sent < this.#target; ua++) this.#send(ua);
+    try {
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      this.#done = undefined;
+    }
+    const cpu = process.cpuUsage(before);
+    return (cpu.user + cpu.system) / n;
+  }
+
+  close(): void {
+    for (const ws of this.#sockets) ws.terminate();
+  }
+
+  #send(ua: number): void {
+    this.#sent++;
+    const cseq = ++this.#cseqs[ua]!;
+    const id = this.#uas[ua]!;
+    this.#sockets[ua]!.send(registerRequest(id, { callId: `${id.user}-harness`, cseq, branch: `z9hG4bK${id.user}x${cseq}`, fromTag: `t${id.user}`, expires: 600 }));
+  }
+
+  #read(ua: number, data: Buffer): void {
+    const text = data.toString('latin1');
+    const cseq = /\r\nCSeq:\s*(\d+) REGISTER/i.exec(text)?.[1];
+    // An answer that is not a 200 to this UA's latest REGISTER is an error, never a REGISTER done.
+    if (!text.startsWith('SIP/2.0 200 ') || Number(cseq) !== this.#cseqs[ua] || !text.includes(`${this.#uas[ua]!.user}-harness`)) {
+      this.#done?.(new Error(`unexpected answer: ${text.slice(0, 300)}`));
+      return;
+    }
+    this.#answered++;
+    if (this.#answered >= this.#target) this.#done?.();
+    else if (this.#sent < this.#target) this.#send(ua);
+  }
+}
+
+function median(sorted: number[]): number {
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function edgeClass(dist: string | undefined): Promise<typeof EdgeNode> {
+  if (dist === undefined) return EdgeNode;
+  try {
+    return ((await import(pathToFileURL(join(dist, 'edge/edge-node.js')).href)) as { EdgeNode: typeof EdgeNode }).EdgeNode;
+  } catch (err) {
+    throw new Error(`cannot load the baseline's edge from ${dist} (${(err as Error).message}); build that checkout first (npx tsc -p tsconfig.build.json)`);
+  }
+}
+
+export async function runEdgeRegisterHarness(o: EdgeHarnessOptions): Promise<EdgeHarnessResult> {
+  const classes = [EdgeNode, ...(o.baseline !== undefined ? [await edgeClass(o.baseline)] : [])];
+  const answering: Server = await listenAnswering(0);
+  const core = { host: '127.0.0.1', port: (answering.address() as AddressInfo).port };
+  const edges: EdgeNode[] = [];
+  const loops: WsClosedLoop[] = [];
+  try {
+    for (const Edge of classes) {
+      // No rate limits: a closed loop of 100 UAs sends hundreds of REGISTERs a second per flow.
+      const edge = new Edge({ ws: { host: '127.0.0.1', port: 0 }, cores: [core], coreTransport: 'tcp', secrets: ['edge-harness-secret'], ratePerFlow: 0, ratePerIp: 0, maxFlowsPerIp: 0 });
+      edges.push(edge);
+      const addr = await edge.start();
+      loops.push(await WsClosedLoop.open(addr.ws.port, o.uas, `e${edges.length}u`));
+    }
+    // Unmeasured: V8 compiles the hot paths of the clients, the edges and the server.
+    for (const l of loops) await l.round(Math.min(o.count, 20_000));
+    // Always this build, then the baseline: each edge's round follows the other's (whatever ran
+    // just before leaves the CPU caches and V8's inline caches tuned to itself). A round of this
+    // build is compared with the mean of the baseline rounds on either side of it, so a drift of
+    // the machine during the run cancels out.
+    const figures: number[][] = loops.map(() => []);
+    for (let i = 0; i < o.runs; i++) for (let k = 0; k < loops.length; k++) figures[k]!.push(await loops[k]!.round(o.count));
+    const round2 = (v: number): number => Math.round(v * 100) / 100;
+    const sorted = (v: number[]): number[] => [...v].sort((a, b) => a - b).map(round2);
+    const [mine, theirs] = figures;
+    const differences = theirs ? mine!.map((v, i) => v - (i === 0 ? theirs[0]! : (theirs[i - 1]! + theirs[i]!) / 2)) : [];
+    return {
+      uas: o.uas,
+      count: o.count,
+      edge: sorted(mine!),
+      ...(theirs ? { baseline: { edge: sorted(theirs), difference: round2(median(differences.sort((a, b) => a - b))) } } : {}),
+    };
+  } finally {
+    for (const l of loops) l.close();
+    for (const e of edges) await e.stop();
+    answering.close();
+  }
+}
+
+/** `npm run bench -- edge-register`. */
+export async function runEdgeRegisterBench(): Promise<EdgeHarnessResult> {
+  const num = (name: string, fallback: number): number => {
+    const v = Number(process.env[name] ?? fallback);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
+    return v;
+  };
+  const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
+  const o = { uas: num('SIPFLOW_HARNESS_UAS', 100), count: num('SIPFLOW_HARNESS_COUNT', 20_000), runs: num('SIPFLOW_HARNESS_RUNS', 10), ...(baseline ? { baseline } : {}) };
+  process.stdout.write(`edge REGISTER harness: ${o.uas} WebSocket UAs per edge, ${o.runs} rounds of ${o.count} REGISTERs per edge${baseline ? `; baseline edge from ${baseline}` : ''}\n`);
+  const r = await runEdgeRegisterHarness(o);
+  process.stdout.write(
+    `CPU per REGISTER (this process: clients, edge, answering server; µs): edge ${r.edge.join(' ')}\n` +
+      (r.baseline ? `baseline ${r.baseline.edge.join(' ')}\nthis build − baseline, median of the ${o.runs} rounds' differences: ${r.baseline.difference} µs\n` : ''),
+  );
+  return r;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runEdgeRegisterBench();

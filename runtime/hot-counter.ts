@@ -17,7 +17,13 @@ type PromInc<T extends string> = (labels?: LabelValues<T> | number, value?: numb
 
 export class HotCounter<T extends string = string> extends Counter<T> {
   readonly #names: readonly string[];
-  readonly #cells = new Map<string, Cell<T>>();
+  /**
+   * Cells by label value, one Map level per label name (the last level holds the cells): a look-up
+   * is one hash of each value, where a key built from all of them was a new string to flatten and
+   * hash on every inc().
+   */
+  readonly #tree = new Map<unknown, unknown>();
+  readonly #cells: Cell<T>[] = [];
   readonly #unlabelled: Cell<T> = { labels: {}, n: 0 };
   readonly #promInc: PromInc<T>;
 
@@ -45,16 +51,35 @@ export class HotCounter<T extends string = string> extends Counter<T> {
     }
     const n = value ?? 1;
     if (!Number.isFinite(n) || n < 0) return this.#promInc(labels, n);
-    let key = '';
-    for (const name of this.#names) key += String((labels as Record<string, unknown>)[name]) + '\0';
-    let cell = this.#cells.get(key);
-    if (cell === undefined) {
-      // The first time a combination is seen prom-client checks its labels (and throws on a bad one).
-      this.#promInc(labels, 0);
-      cell = { labels: { ...labels }, n: 0 };
-      this.#cells.set(key, cell);
+    const values = labels as Record<string, unknown>;
+    const names = this.#names;
+    const last = names.length - 1;
+    let level = this.#tree;
+    for (let i = 0; i < last; i++) {
+      const next = level.get(values[names[i]!]) as Map<unknown, unknown> | undefined;
+      if (next === undefined) return this.#first(labels, n);
+      level = next;
     }
+    const cell = level.get(last < 0 ? undefined : values[names[last]!]) as Cell<T> | undefined;
+    if (cell === undefined) return this.#first(labels, n);
     cell.n += n;
+  }
+
+  /** The first time a combination is seen prom-client checks its labels (and throws on a bad one). */
+  #first(labels: LabelValues<T>, n: number): void {
+    this.#promInc(labels, 0);
+    const values = labels as Record<string, unknown>;
+    const names = this.#names;
+    let level = this.#tree;
+    for (let i = 0; i < names.length - 1; i++) {
+      const value = values[names[i]!];
+      let next = level.get(value) as Map<unknown, unknown> | undefined;
+      if (next === undefined) level.set(value, (next = new Map()));
+      level = next;
+    }
+    const cell: Cell<T> = { labels: { ...labels }, n };
+    level.set(names.length === 0 ? undefined : values[names[names.length - 1]!], cell);
+    this.#cells.push(cell);
   }
 
   /** Hands the counts taken since the last read to prom-client. */
@@ -64,7 +89,7 @@ export class HotCounter<T extends string = string> extends Counter<T> {
       this.#promInc(u.n);
       u.n = 0;
     }
-    for (const cell of this.#cells.values()) {
+    for (const cell of this.#cells) {
       if (cell.n === 0) continue;
       this.#promInc(cell.labels, cell.n);
       cell.n = 0;
@@ -74,7 +99,7 @@ export class HotCounter<T extends string = string> extends Counter<T> {
   override reset(): void {
     // prom-client's constructor resets too, before this class's fields exist.
     if (#cells in this) {
-      for (const cell of this.#cells.values()) cell.n = 0;
+      for (const cell of this.#cells) cell.n = 0;
       this.#unlabelled.n = 0;
     }
     super.reset();

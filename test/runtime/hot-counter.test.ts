@@ -26,3 +26,18 @@ t.test('a label combination prom-client refuses is refused on its first use; bad
   c.inc({ side: 'a' });
   t.same((await c.get()).values.map((v) => v.value), [1], 'reset drops what was counted and not yet read');
 });
+
+t.test('every combination of three labels keeps its own count', async (t) => {
+  const registry = new Registry();
+  const c = new HotCounter({ name: 'z_total', help: 'z', labelNames: ['a', 'b', 'c'] as const, registers: [registry] });
+  const combos: [string, string, string][] = [];
+  for (const a of ['1', '2']) for (const b of ['x', 'y']) for (const cc of ['p', 'q', 'r']) combos.push([a, b, cc]);
+  combos.forEach(([a, b, cc], i) => {
+    for (let k = 0; k <= i; k++) c.inc({ a, b, c: cc });
+  });
+  const values = (await c.get()).values;
+  t.equal(values.length, combos.length);
+  combos.forEach(([a, b, cc], i) => {
+    t.equal(values.find((v) => v.labels.a === a && v.labels.b === b && v.labels.c === cc)?.value, i + 1, `${a} ${b} ${cc}`);
+  });
+});

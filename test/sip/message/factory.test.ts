@@ -114,6 +114,17 @@ t.test('tags and Call-IDs are random tokens', async (t) => {
   t.equal(randomToken(5000).length, 5000, 'longer than the pool refills correctly');
 });
 
+t.test('random tokens use every character of [a-z0-9], at any length, and each is its own string', async (t) => {
+  const long = randomToken(1000);
+  t.match(long, /^[a-z0-9]{1000}$/, 'past the scratch buffer: still only [a-z0-9]');
+  t.equal(new Set(long).size, 36, 'all 36 characters appear in 1000');
+  for (const n of [0, 1, 63, 64, 65, 128, 129]) t.equal(randomToken(n).length, n, `length ${n}`);
+  const a = randomToken(16);
+  const b = randomToken(16);
+  t.not(a, b, 'the scratch buffer is not shared between tokens');
+  t.match(a, /^[a-z0-9]{16}$/);
+});
+
 t.test('createRequest builds a request from parts', async (t) => {
   const req = createRequest({
     method: 'OPTIONS', uri: 'sip:bob@example.com',

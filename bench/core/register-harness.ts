@@ -19,18 +19,17 @@
  *   node dist/bench/core/register-harness.js
  */
 import net from 'node:net';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CoreNode } from '../../core/core-node.js';
 import { MemoryLocationStore } from '../../core/location/memory-store.js';
 import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
 import { listenAnswering } from '../kamailio/floor-answer.js';
+import { ClosedLoop, envCount, importBuild, median } from '../harness/closed-loop.js';
 
 const SECRET = 'register-harness-secret';
 /** The edge the REGISTERs claim to come through: its node id is in the flow token of the Path. */
 const EDGE = { host: '127.0.0.1', port: 5999 };
 const DOMAIN = 'bench.example';
-const ROUND_TIMEOUT_MS = 120_000;
 
 export interface HarnessOptions {
   uas: number;
@@ -60,15 +59,8 @@ interface CoreModules {
 }
 
 async function loadBaseline(dist: string): Promise<CoreModules> {
-  const load = async (file: string): Promise<Record<string, unknown>> => {
-    try {
-      return (await import(pathToFileURL(join(dist, file)).href)) as Record<string, unknown>;
-    } catch (err) {
-      throw new Error(`cannot load the baseline's ${file} from ${dist} (${(err as Error).message}); build that checkout first (npx tsc -p tsconfig.build.json)`);
-    }
-  };
-  const node = await load('core/core-node.js');
-  const store = await load('core/location/memory-store.js');
+  const node = await importBuild(dist, 'core/core-node.js');
+  const store = await importBuild(dist, 'core/location/memory-store.js');
   return { CoreNode: node.CoreNode as typeof CoreNode, MemoryLocationStore: store.MemoryLocationStore as typeof MemoryLocationStore };
 }
 
@@ -102,56 +94,34 @@ function registerText(ua: number, cseq: number, token: string): string {
   ].join('\r\n');
 }
 
-/** One closed-loop client: `uas` REGISTERs in flight, each answer sends that UA's next. */
-class ClosedLoop {
+/** One closed-loop TCP client, sending REGISTERs as an edge's relay forwards them. */
+class TcpClosedLoop extends ClosedLoop {
   readonly #socket: net.Socket;
-  readonly #uas: number;
   readonly #token: string;
   readonly #cseqs: number[];
-  #answered = 0;
-  #sent = 0;
-  #target = 0;
   #carry = '';
-  #done: ((err?: Error) => void) | undefined;
 
   private constructor(socket: net.Socket, uas: number, token: string) {
+    super(uas);
     this.#socket = socket;
-    this.#uas = uas;
     this.#token = token;
     this.#cseqs = new Array<number>(uas).fill(0);
     socket.on('data', (d) => this.#read(d));
-    socket.on('error', (err) => this.#done?.(err));
+    socket.on('error', (err) => this.fail(err));
   }
 
-  static async open(port: number, uas: number, token: string): Promise<ClosedLoop> {
+  static async open(port: number, uas: number, token: string): Promise<TcpClosedLoop> {
     const socket = net.connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     socket.setNoDelay(true);
-    return new ClosedLoop(socket, uas, token);
-  }
-
-  /** CPU of this process per REGISTER (µs) over `n` answered REGISTERs. */
-  async round(n: number): Promise<number> {
-    this.#target = this.#answered + n;
-    const finished = new Promise<void>((resolve, reject) => (this.#done = (err) => (err ? reject(err) : resolve())));
-    const timer = setTimeout(() => this.#done?.(new Error(`the round did not finish in ${ROUND_TIMEOUT_MS / 1000} s`)), ROUND_TIMEOUT_MS);
-    const before = process.cpuUsage();
-    for (let ua = 0; ua < this.#uas && this.#sent < this.#target; ua++) this.#send(ua);
-    try {
-      await finished;
-    } finally {
-      clearTimeout(timer);
-    }
-    const cpu = process.cpuUsage(before);
-    return (cpu.user + cpu.system) / n;
+    return new TcpClosedLoop(socket, uas, token);
   }
 
   close(): void {
     this.#socket.destroy();
   }
 
-  #send(ua: number): void {
-    this.#sent++;
+  protected send(ua: number): void {
     this.#socket.write(registerText(ua, ++this.#cseqs[ua]!, this.#token));
   }
 
@@ -166,19 +136,13 @@ class ClosedLoop {
       const ua = /\r\nCall-ID: cua(\d+)-harness/i.exec(head)?.[1];
       // An answer that is not a 200 to one of ours is an error, never counted as a REGISTER done.
       if (!head.startsWith('SIP/2.0 200 ') || ua === undefined) {
-        this.#done?.(new Error(`unexpected answer: ${head.slice(0, 300)}`));
+        this.fail(new Error(`unexpected answer: ${head.slice(0, 300)}`));
         return;
       }
-      this.#answered++;
-      if (this.#answered >= this.#target) this.#done?.();
-      else if (this.#sent < this.#target) this.#send(Number(ua));
+      this.answered(Number(ua));
     }
     this.#carry = text.slice(at);
   }
-}
-
-function median(sorted: number[]): number {
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResult> {
@@ -187,12 +151,12 @@ export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResu
   if (o.baseline !== undefined) cores.push(startCore(await loadBaseline(o.baseline)));
   // The comparison's floor (its answering core): a 200 with the request's header lines, no SIP.
   const floor = await listenAnswering(0);
-  const loops: ClosedLoop[] = [];
+  const loops: TcpClosedLoop[] = [];
   try {
-    const targets: Record<'core' | 'baseline' | 'floor', ClosedLoop | undefined> = { core: undefined, baseline: undefined, floor: undefined };
-    targets.core = await ClosedLoop.open((await cores[0]!.start()).tcp!.port, o.uas, token);
-    if (cores[1]) targets.baseline = await ClosedLoop.open((await cores[1].start()).tcp!.port, o.uas, token);
-    targets.floor = await ClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token);
+    const targets: Record<'core' | 'baseline' | 'floor', TcpClosedLoop | undefined> = { core: undefined, baseline: undefined, floor: undefined };
+    targets.core = await TcpClosedLoop.open((await cores[0]!.start()).tcp!.port, o.uas, token);
+    if (cores[1]) targets.baseline = await TcpClosedLoop.open((await cores[1].start()).tcp!.port, o.uas, token);
+    targets.floor = await TcpClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token);
     const names = (['core', 'baseline', 'floor'] as const).filter((n) => targets[n] !== undefined);
     for (const n of names) loops.push(targets[n]!);
     // Unmeasured: V8 compiles the hot paths, the cores' bindings and caches fill.
@@ -229,13 +193,8 @@ export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResu
 
 /** `npm run bench -- core-register`. */
 export async function runCoreRegisterBench(): Promise<HarnessResult> {
-  const num = (name: string, fallback: number): number => {
-    const v = Number(process.env[name] ?? fallback);
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
-    return v;
-  };
   const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
-  const o = { uas: num('SIPFLOW_HARNESS_UAS', 100), count: num('SIPFLOW_HARNESS_COUNT', 100_000), runs: num('SIPFLOW_HARNESS_RUNS', 5), ...(baseline ? { baseline } : {}) };
+  const o = { uas: envCount('SIPFLOW_HARNESS_UAS', 100), count: envCount('SIPFLOW_HARNESS_COUNT', 100_000), runs: envCount('SIPFLOW_HARNESS_RUNS', 5), ...(baseline ? { baseline } : {}) };
   process.stdout.write(`core REGISTER harness: ${o.uas} UAs, ${o.runs} rounds of ${o.count} REGISTERs per target, alternating${baseline ? `; baseline core from ${baseline}` : ''}\n`);
   const r = await runRegisterHarness(o);
   process.stdout.write(

@@ -15,15 +15,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { EdgeNode } from '../../edge/edge-node.js';
 import { listenAnswering } from '../kamailio/floor-answer.js';
 import { registerRequest, type UaIdentity } from '../loadgen/sip-builder.js';
+import { ClosedLoop, envCount, importBuild, median } from '../harness/closed-loop.js';
 
 const DOMAIN = 'bench.example';
-const ROUND_TIMEOUT_MS = 120_000;
 
 export interface EdgeHarnessOptions {
   uas: number;
@@ -44,61 +43,41 @@ export interface EdgeHarnessResult {
 }
 
 /** `uas` WebSocket UAs registering in a closed loop through one edge. */
-class WsClosedLoop {
+class WsClosedLoop extends ClosedLoop {
   readonly #sockets: WebSocket[];
-  readonly #uas: UaIdentity[];
+  readonly #ids: UaIdentity[];
   readonly #cseqs: number[];
-  #answered = 0;
-  #sent = 0;
-  #target = 0;
-  #done: ((err?: Error) => void) | undefined;
 
-  private constructor(sockets: WebSocket[], uas: UaIdentity[]) {
+  private constructor(sockets: WebSocket[], ids: UaIdentity[]) {
+    super(ids.length);
     this.#sockets = sockets;
-    this.#uas = uas;
-    this.#cseqs = new Array<number>(uas.length).fill(0);
+    this.#ids = ids;
+    this.#cseqs = new Array<number>(ids.length).fill(0);
     sockets.forEach((ws, i) => {
       ws.on('message', (data: Buffer) => this.#read(i, data));
-      ws.on('close', () => this.#done?.(new Error(`UA ${i}'s WebSocket closed during a round`)));
+      ws.on('close', () => this.fail(new Error(`UA ${i}'s WebSocket closed during a round`)));
     });
   }
 
   static async open(port: number, count: number, tag: string): Promise<WsClosedLoop> {
-    const uas: UaIdentity[] = [];
+    const ids: UaIdentity[] = [];
     const sockets: WebSocket[] = [];
     for (let i = 0; i < count; i++) {
       const ws = new WebSocket(`ws://127.0.0.1:${port}`, 'sip');
       await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
       sockets.push(ws);
-      uas.push({ user: `${tag}${i}`, domain: DOMAIN, transport: 'ws', host: `${tag}${i}.invalid`, instance: randomUUID() });
+      ids.push({ user: `${tag}${i}`, domain: DOMAIN, transport: 'ws', host: `${tag}${i}.invalid`, instance: randomUUID() });
     }
-    return new WsClosedLoop(sockets, uas);
-  }
-
-  async round(n: number): Promise<number> {
-    this.#target = this.#answered + n;
-    const finished = new Promise<void>((resolve, reject) => (this.#done = (err) => (err ? reject(err) : resolve())));
-    const timer = setTimeout(() => this.#done?.(new Error(`the round did not finish in ${ROUND_TIMEOUT_MS / 1000} s`)), ROUND_TIMEOUT_MS);
-    const before = process.cpuUsage();
-    for (let ua = 0; ua < this.#uas.length && this.#sent < this.#target; ua++) this.#send(ua);
-    try {
-      await finished;
-    } finally {
-      clearTimeout(timer);
-      this.#done = undefined;
-    }
-    const cpu = process.cpuUsage(before);
-    return (cpu.user + cpu.system) / n;
+    return new WsClosedLoop(sockets, ids);
   }
 
   close(): void {
     for (const ws of this.#sockets) ws.terminate();
   }
 
-  #send(ua: number): void {
-    this.#sent++;
+  protected send(ua: number): void {
     const cseq = ++this.#cseqs[ua]!;
-    const id = this.#uas[ua]!;
+    const id = this.#ids[ua]!;
     this.#sockets[ua]!.send(registerRequest(id, { callId: `${id.user}-harness`, cseq, branch: `z9hG4bK${id.user}x${cseq}`, fromTag: `t${id.user}`, expires: 600 }));
   }
 
@@ -106,27 +85,17 @@ class WsClosedLoop {
     const text = data.toString('latin1');
     const cseq = /\r\nCSeq:\s*(\d+) REGISTER/i.exec(text)?.[1];
     // An answer that is not a 200 to this UA's latest REGISTER is an error, never a REGISTER done.
-    if (!text.startsWith('SIP/2.0 200 ') || Number(cseq) !== this.#cseqs[ua] || !text.includes(`${this.#uas[ua]!.user}-harness`)) {
-      this.#done?.(new Error(`unexpected answer: ${text.slice(0, 300)}`));
+    if (!text.startsWith('SIP/2.0 200 ') || Number(cseq) !== this.#cseqs[ua] || !text.includes(`${this.#ids[ua]!.user}-harness`)) {
+      this.fail(new Error(`unexpected answer: ${text.slice(0, 300)}`));
       return;
     }
-    this.#answered++;
-    if (this.#answered >= this.#target) this.#done?.();
-    else if (this.#sent < this.#target) this.#send(ua);
+    this.answered(ua);
   }
-}
-
-function median(sorted: number[]): number {
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function edgeClass(dist: string | undefined): Promise<typeof EdgeNode> {
   if (dist === undefined) return EdgeNode;
-  try {
-    return ((await import(pathToFileURL(join(dist, 'edge/edge-node.js')).href)) as { EdgeNode: typeof EdgeNode }).EdgeNode;
-  } catch (err) {
-    throw new Error(`cannot load the baseline's edge from ${dist} (${(err as Error).message}); build that checkout first (npx tsc -p tsconfig.build.json)`);
-  }
+  return (await importBuild(dist, 'edge/edge-node.js')).EdgeNode as typeof EdgeNode;
 }
 
 export async function runEdgeRegisterHarness(o: EdgeHarnessOptions): Promise<EdgeHarnessResult> {
@@ -170,13 +139,8 @@ export async function runEdgeRegisterHarness(o: EdgeHarnessOptions): Promise<Edg
 
 /** `npm run bench -- edge-register`. */
 export async function runEdgeRegisterBench(): Promise<EdgeHarnessResult> {
-  const num = (name: string, fallback: number): number => {
-    const v = Number(process.env[name] ?? fallback);
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, not ${process.env[name]}`);
-    return v;
-  };
   const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
-  const o = { uas: num('SIPFLOW_HARNESS_UAS', 100), count: num('SIPFLOW_HARNESS_COUNT', 20_000), runs: num('SIPFLOW_HARNESS_RUNS', 10), ...(baseline ? { baseline } : {}) };
+  const o = { uas: envCount('SIPFLOW_HARNESS_UAS', 100), count: envCount('SIPFLOW_HARNESS_COUNT', 20_000), runs: envCount('SIPFLOW_HARNESS_RUNS', 10), ...(baseline ? { baseline } : {}) };
   process.stdout.write(`edge REGISTER harness: ${o.uas} WebSocket UAs per edge, ${o.runs} rounds of ${o.count} REGISTERs per edge${baseline ? `; baseline edge from ${baseline}` : ''}\n`);
   const r = await runEdgeRegisterHarness(o);
   process.stdout.write(

@@ -38,7 +38,7 @@ export interface EdgeHarnessResult {
   count: number;
   /** CPU per REGISTER of this process (clients, edge, answering server), µs, every round, sorted. */
   edge: number[];
-  /** With a baseline: its figures and the median of (edge − baseline) per round, µs. */
+  /** With a baseline: its figures, and the median over rounds of (this round − the mean of the baseline rounds either side), µs. */
   baseline?: { edge: number[]; difference: number };
 }
 

@@ -16,6 +16,7 @@ const SCENARIOS = {
   core: ['bench/core/core-bench.js', 'runCoreBench'],
   'core-register': ['bench/core/register-harness.js', 'runCoreRegisterBench'],
   'edge-register': ['bench/edge/register-harness.js', 'runEdgeRegisterBench'],
+  'hot-paths': ['bench/runtime/hot-paths.js', 'runHotPathsBench'],
   edge: ['bench/edge/edge-bench.js', 'runEdgeBench'],
   store: ['bench/store/store-bench.js', 'runStoreBench'],
   kamailio: ['bench/kamailio/compare.js', 'runKamailioComparison'],

@@ -1,0 +1,98 @@
+/**
+ * Per-call cost of small helpers every SIP message goes through on both roles: a labelled
+ * HotCounter inc() (a node counts each message in and out) and a random token as a branch used as
+ * a Map key (edges key relayed REGISTERs by it). With a baseline build
+ * (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist) the same calls of that build alternate with
+ * these, round by round. Figures are ns per call, the median of the rounds.
+ *
+ *   npm run bench -- hot-paths     (SIPFLOW_HARNESS_COUNT calls per round: 2000000; _RUNS: 7)
+ */
+import { pathToFileURL } from 'node:url';
+import { HotCounter } from '../../runtime/hot-counter.js';
+import { randomToken } from '../../sip/message/factory.js';
+import { envCount, importBuild, median } from '../harness/closed-loop.js';
+
+interface Helpers {
+  HotCounter: typeof HotCounter;
+  randomToken: typeof randomToken;
+}
+
+export interface HotPathFigures {
+  /** inc() with two labels, one of them a string built per call as the nodes do, ns. */
+  inc: number;
+  /** randomToken(16). */
+  token: number;
+  /** A branch (cookie + token) set in a Map and deleted again. */
+  branchKey: number;
+}
+
+export interface HotPathResult {
+  calls: number;
+  runs: number;
+  mine: HotPathFigures;
+  baseline?: HotPathFigures;
+}
+
+function nsPerCall(calls: number, body: () => void): number {
+  const started = process.hrtime.bigint();
+  body();
+  return Number(process.hrtime.bigint() - started) / calls;
+}
+
+function measure(h: Helpers, calls: number): HotPathFigures {
+  const counter = new h.HotCounter({ name: 'bench_total', help: 'bench', labelNames: ['side', 'type'] as const, registers: [] });
+  const keys = new Map<string, number>();
+  return {
+    inc: nsPerCall(calls, () => {
+      for (let i = 0; i < calls; i++) counter.inc({ side: 'tcp', type: `${(i & 3) + 1}xx` });
+    }),
+    token: nsPerCall(calls, () => {
+      for (let i = 0; i < calls; i++) h.randomToken(16);
+    }),
+    branchKey: nsPerCall(calls, () => {
+      for (let i = 0; i < calls; i++) {
+        const branch = 'z9hG4bK' + h.randomToken(16);
+        keys.set(branch, i);
+        keys.delete(branch);
+      }
+    }),
+  };
+}
+
+function medians(rounds: HotPathFigures[]): HotPathFigures {
+  const of = (k: keyof HotPathFigures): number => Math.round(median(rounds.map((r) => r[k]).sort((a, b) => a - b)));
+  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey') };
+}
+
+export async function runHotPaths(o: { calls: number; runs: number; baseline?: string }): Promise<HotPathResult> {
+  const mine: Helpers = { HotCounter, randomToken };
+  let theirs: Helpers | undefined;
+  if (o.baseline !== undefined) {
+    const counter = await importBuild(o.baseline, 'runtime/hot-counter.js');
+    const factory = await importBuild(o.baseline, 'sip/message/factory.js');
+    theirs = { HotCounter: counter.HotCounter as typeof HotCounter, randomToken: factory.randomToken as typeof randomToken };
+  }
+  const rounds: { mine: HotPathFigures[]; theirs: HotPathFigures[] } = { mine: [], theirs: [] };
+  // One unmeasured round each: V8 compiles the loops and the helpers.
+  measure(mine, Math.min(o.calls, 100_000));
+  if (theirs) measure(theirs, Math.min(o.calls, 100_000));
+  for (let i = 0; i < o.runs; i++) {
+    const first = i % 2 === 0 || !theirs;
+    if (first) rounds.mine.push(measure(mine, o.calls));
+    if (theirs) rounds.theirs.push(measure(theirs, o.calls));
+    if (!first) rounds.mine.push(measure(mine, o.calls));
+  }
+  return { calls: o.calls, runs: o.runs, mine: medians(rounds.mine), ...(theirs ? { baseline: medians(rounds.theirs) } : {}) };
+}
+
+/** `npm run bench -- hot-paths`. */
+export async function runHotPathsBench(): Promise<HotPathResult> {
+  const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
+  const o = { calls: envCount('SIPFLOW_HARNESS_COUNT', 2_000_000), runs: envCount('SIPFLOW_HARNESS_RUNS', 7), ...(baseline ? { baseline } : {}) };
+  const r = await runHotPaths(o);
+  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns\n`;
+  process.stdout.write(`hot paths: ${o.runs} rounds of ${o.calls} calls, median ns per call\n` + line('this build', r.mine) + (r.baseline ? line(`baseline (${baseline})`, r.baseline) : ''));
+  return r;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await runHotPathsBench();

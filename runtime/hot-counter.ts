@@ -52,15 +52,7 @@ export class HotCounter<T extends string = string> extends Counter<T> {
     const n = value ?? 1;
     if (!Number.isFinite(n) || n < 0) return this.#promInc(labels, n);
     const values = labels as Record<string, unknown>;
-    const names = this.#names;
-    const last = names.length - 1;
-    let level = this.#tree;
-    for (let i = 0; i < last; i++) {
-      const next = level.get(values[names[i]!]) as Map<unknown, unknown> | undefined;
-      if (next === undefined) return this.#first(labels, n);
-      level = next;
-    }
-    const cell = level.get(last < 0 ? undefined : values[names[last]!]) as Cell<T> | undefined;
+    const cell = this.#level(values, false)?.get(this.#lastValue(values)) as Cell<T> | undefined;
     if (cell === undefined) return this.#first(labels, n);
     cell.n += n;
   }
@@ -69,17 +61,31 @@ export class HotCounter<T extends string = string> extends Counter<T> {
   #first(labels: LabelValues<T>, n: number): void {
     this.#promInc(labels, 0);
     const values = labels as Record<string, unknown>;
+    const cell: Cell<T> = { labels: { ...labels }, n };
+    this.#level(values, true)!.set(this.#lastValue(values), cell);
+    this.#cells.push(cell);
+  }
+
+  /** The Map holding the cells of these values' combination; undefined when not seen yet, unless `create`. */
+  #level(values: Record<string, unknown>, create: boolean): Map<unknown, unknown> | undefined {
     const names = this.#names;
     let level = this.#tree;
     for (let i = 0; i < names.length - 1; i++) {
       const value = values[names[i]!];
       let next = level.get(value) as Map<unknown, unknown> | undefined;
-      if (next === undefined) level.set(value, (next = new Map()));
+      if (next === undefined) {
+        if (!create) return undefined;
+        level.set(value, (next = new Map()));
+      }
       level = next;
     }
-    const cell: Cell<T> = { labels: { ...labels }, n };
-    level.set(names.length === 0 ? undefined : values[names[names.length - 1]!], cell);
-    this.#cells.push(cell);
+    return level;
+  }
+
+  /** The value of the last label name: the key of a cell in its level. */
+  #lastValue(values: Record<string, unknown>): unknown {
+    const names = this.#names;
+    return names.length === 0 ? undefined : values[names[names.length - 1]!];
   }
 
   /** Hands the counts taken since the last read to prom-client. */

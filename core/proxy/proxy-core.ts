@@ -33,7 +33,7 @@ import { TempGruuCodec } from '../registrar/gruu.js';
 import type { Authorizer } from '../auth/authorizer.js';
 import type { CoreMetrics } from '../core-metrics.js';
 import { methodLabel, statusLabel } from '../core-metrics.js';
-import { validateRequest, computeLoopHash, isSendable } from './request-validation.js';
+import { validateRequest, computeLoopHash, isSendable, type Rejection } from './request-validation.js';
 import { groupByQ, targetsFromBindings, bindingsForPubGruu, bindingsForTempGruu, type Target } from './targets.js';
 import { ResponseContext, type BranchEvents, type BranchHandle, type ForkTarget } from './response-context.js';
 import { HomeFlows } from './home-flows.js';
@@ -160,9 +160,8 @@ export class ProxyCore implements TransactionUser {
         .send(response, responseTarget(request.topVia!, source))
         .catch((err: Error) => d.log.debug({ err: err.message, callId: safe(() => request.callId) }, 'REGISTER answer not sent'));
     };
-    const rejection = validateRequest(request, { isOwnVia: (h, p) => d.homeFlows.isSelf(h, p) });
+    const rejection = this.#validate(request);
     if (rejection) {
-      d.metrics.rejected.inc({ cause: String(rejection.status) });
       answer(this.#buildReply(request, rejection.status, rejection.reason, rejection.headers));
       return true;
     }
@@ -205,16 +204,21 @@ export class ProxyCore implements TransactionUser {
     if (request.method === 'CANCEL') return this.#cancel(request, tx);
     if (request.method === 'BYE' && d.media) this.#releaseMedia(request.callId);
 
-    const rejection = validateRequest(request, { isOwnVia: (h, p) => d.homeFlows.isSelf(h, p) });
-    if (rejection) {
-      d.metrics.rejected.inc({ cause: String(rejection.status) });
-      return this.#reply(request, tx, rejection.status, rejection.reason, rejection.headers);
-    }
+    const rejection = this.#validate(request);
+    if (rejection) return this.#reply(request, tx, rejection.status, rejection.reason, rejection.headers);
 
     const resolution = await this.#resolve(request, tx);
     if (resolution.kind === 'handled') return;
     if (resolution.kind === 'reply') return this.#reply(request, tx, resolution.status, resolution.reason, resolution.headers);
     this.#fork(request, tx, resolution.groups);
+  }
+
+  /** §16.3 request validation, counted when it refuses. */
+  #validate(request: SipRequest): Rejection | undefined {
+    const d = this.#d;
+    const rejection = validateRequest(request, { isOwnVia: (h, p) => d.homeFlows.isSelf(h, p) });
+    if (rejection) d.metrics.rejected.inc({ cause: String(rejection.status) });
+    return rejection;
   }
 
   /** §16.4 route preprocessing and §16.5 target determination. */

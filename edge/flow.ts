@@ -19,6 +19,16 @@ export interface FlowSocket {
 
 export type SendOutcome = 'sent' | 'closed' | 'backpressure';
 
+/**
+ * A REGISTER of this flow that the edge's relay (register-relay.ts) is waiting on. The flow holds
+ * the newest, each the one before: a flow rarely has more than one, and a chain kept on the flow,
+ * unlike a table of all flows' REGISTERs, never has to be rehashed (see RegisterRelay).
+ */
+export interface RegisterOnFlow {
+  readonly browserBranch: string;
+  previousOnFlow: RegisterOnFlow | undefined;
+}
+
 export class Flow {
   readonly id: string;
   readonly transport: 'ws' | 'wss';
@@ -38,6 +48,8 @@ export class Flow {
   readonly bucket: TokenBucket | undefined;
   /** Messages dropped by the rate limit since the last sweep. */
   drops = 0;
+  /** The newest REGISTER of this flow the relay waits on (register-relay.ts), undefined when none. */
+  registers: RegisterOnFlow | undefined = undefined;
   #socket: FlowSocket | undefined;
   #closeReason: CloseReason | undefined;
   readonly #maxBuffered: number;

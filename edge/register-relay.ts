@@ -32,7 +32,7 @@ import type { CoreHealth } from './core-health.js';
 import type { CorePool } from './core-pool.js';
 import type { EdgeSender } from './edge-sender.js';
 import { pathUri, uriHost, type EdgeIdentity } from './edge-uris.js';
-import type { Flow } from './flow.js';
+import type { Flow, RegisterOnFlow } from './flow.js';
 import type { EdgeMetrics } from './metrics.js';
 
 export interface RegisterRelayOptions {
@@ -55,18 +55,22 @@ const CRLF = '\r\n';
 const FLOW_TIMER = /\r\nflow-timer[ \t]*:[ \t]*(\d{1,6})[ \t]*\r\n/gi;
 
 /** One REGISTER waiting for its core's answer. */
-class Pending implements Waiter {
+class Pending implements Waiter, RegisterOnFlow {
   readonly relay: RegisterRelay;
   readonly flow: Flow;
   /** The browser's branch on this flow: a second copy of the request while this one waits is absorbed. */
-  readonly browserKey: string;
-  readonly callId: string;
-  /** Emptied when the REGISTER is done (see #finish). */
+  readonly browserBranch: string;
+  previousOnFlow: RegisterOnFlow | undefined;
+  /** Emptied when the REGISTER is done (see #finish), as the fields below it. */
+  callId: string;
   startLine: string;
   /** Everything after our Via line: the browser's Via, the other headers, Path, the empty line. */
   rest: string;
+  /** Where it waits in the relay's slots; our branch ends with it. */
+  slot = -1;
   branch = '';
   core: CoreHealth | undefined;
+  /** The cores tried before the current one, once there was a second try. */
   tried: Set<CoreHealth> | undefined;
   /** Any answer from the current core: from then on it may not go elsewhere. */
   responded = false;
@@ -75,10 +79,11 @@ class Pending implements Waiter {
   waiting = false;
   deadline = 0;
 
-  constructor(relay: RegisterRelay, flow: Flow, browserKey: string, callId: string, startLine: string, rest: string) {
+  constructor(relay: RegisterRelay, flow: Flow, browserBranch: string, callId: string, startLine: string, rest: string) {
     this.relay = relay;
     this.flow = flow;
-    this.browserKey = browserKey;
+    this.browserBranch = browserBranch;
+    this.previousOnFlow = flow.registers;
     this.callId = callId;
     this.startLine = startLine;
     this.rest = rest;
@@ -94,10 +99,20 @@ class Pending implements Waiter {
   }
 }
 
+/**
+ * Why slots and a chain on the flow, not Maps by branch: a Map whose entries come and go by the
+ * thousand a second is rehashed again and again, and V8 keeps each outgrown table, with the
+ * entries it held, until the next full collection. Once in the old generation those tables keep
+ * every REGISTER they ever held alive through the young collections (~1 KiB each: the record, the
+ * head of the browser's frame its Call-ID was cut from): at 40,000 REGISTERs a second that was a
+ * megabyte promoted every 27 ms, and the edge's scavenges took 1.5–2 ms each. An array of slots
+ * with a free list is never rehashed, and our branch names the slot.
+ */
 export class RegisterRelay {
   readonly #o: RegisterRelayOptions;
-  readonly #byBranch = new Map<string, Pending>();
-  readonly #byBrowser = new Map<string, Pending>();
+  readonly #slots: Array<Pending | undefined> = [];
+  readonly #freeSlots: number[] = [];
+  #waiting = 0;
   readonly #timerF: WaitQueue;
   readonly #via: string;
   #closed = false;
@@ -111,7 +126,7 @@ export class RegisterRelay {
 
   /** REGISTERs waiting for their answer. */
   get pending(): number {
-    return this.#byBranch.size;
+    return this.#waiting;
   }
 
   /**
@@ -122,8 +137,9 @@ export class RegisterRelay {
     if (this.#closed || request.method !== 'REGISTER' || request.body.length > 0) return false;
     const shape = readShape(request);
     if (shape === undefined) return false;
-    const key = flow.id + ' ' + shape.browserBranch;
-    if (this.#byBrowser.has(key)) return true; // the same request again while it waits: absorbed
+    for (let r = flow.registers; r !== undefined; r = r.previousOnFlow) {
+      if (r.browserBranch === shape.browserBranch) return true; // the same request again while it waits: absorbed
+    }
     const o = this.#o;
     // The forwarded text after our Via: every line as it came but the Via (received stamped,
     // RFC 7118 §5.2 / RFC 3581), Max-Forwards one less (RFC 3261 §16.6 step 3), Content-Length
@@ -143,8 +159,11 @@ export class RegisterRelay {
     lines.push('Path: ', pathUri(o.tokenFor(flow), o.identity, shape.outbound), CRLF);
     if (!shape.path) lines.push('Supported: path', CRLF);
     lines.push('Content-Length: 0', CRLF, CRLF);
-    const p = new Pending(this, flow, key, shape.callId, request.method + ' ' + request.uriText + ' SIP/2.0', lines.join(''));
-    this.#byBrowser.set(key, p);
+    const p = new Pending(this, flow, shape.browserBranch, shape.callId, request.method + ' ' + request.uriText + ' SIP/2.0', lines.join(''));
+    flow.registers = p;
+    p.slot = this.#freeSlots.pop() ?? this.#slots.length;
+    this.#slots[p.slot] = p;
+    this.#waiting++;
     if (o.log.isLevelEnabled('debug')) o.log.debug({ callId: shape.callId, method: 'REGISTER', flow: flow.id }, 'request received');
     this.#toCore(p, undefined);
     return true;
@@ -153,7 +172,7 @@ export class RegisterRelay {
   /** A message from a core, as framed: true when it was the answer to a REGISTER relayed here. */
   answer(bytes: Buffer): boolean {
     // Only responses ("SIP/2.0 ..."), and only while something waits.
-    if (this.#byBranch.size === 0 || bytes.length < 12 || bytes[0] !== 0x53 || bytes[3] !== 0x2f) return false;
+    if (this.#waiting === 0 || bytes.length < 12 || bytes[0] !== 0x53 || bytes[3] !== 0x2f) return false;
     const head = bytes.toString('latin1', 0, Math.min(bytes.length, 4096));
     const status = rawStatus(head);
     if (status < 0) return false;
@@ -163,8 +182,8 @@ export class RegisterRelay {
     const via = findHeaderLine(head, 'via', sl + 2, end);
     if (via === undefined || hasTopLevelComma(head, via.valueStart, via.valueEnd)) return false;
     const branch = rawParam(head, via.valueStart, via.valueEnd, 'branch');
-    const p = branch === undefined ? undefined : this.#byBranch.get(branch);
-    if (p === undefined || p.done) return false;
+    const p = branch === undefined ? undefined : this.#slots[slotOf(branch)];
+    if (p === undefined || p.done || p.branch !== branch) return false;
     const o = this.#o;
     o.metrics.messagesIn.inc({ side: 'tcp', type: `${Math.floor(status / 100)}xx` });
     p.responded = true;
@@ -184,8 +203,8 @@ export class RegisterRelay {
 
   /** A core went down: what it has not answered goes to another; what it had answered gets 408. */
   coreDown(core: CoreHealth): void {
-    for (const p of [...this.#byBranch.values()]) {
-      if (p.core !== core || p.done) continue;
+    for (const p of this.#slots.slice()) {
+      if (p === undefined || p.core !== core || p.done) continue;
       if (p.responded) {
         this.#o.metrics.refuse('core-lost');
         this.#fail(p, 408);
@@ -200,7 +219,7 @@ export class RegisterRelay {
   timedOut(p: Pending): void {
     if (p.done) return;
     if (!p.responded) {
-      if (this.#o.cores.pick(p.callId, p.tried)) this.#o.metrics.coreRetries.inc();
+      if (this.#o.cores.pick(p.callId, triedOf(p))) this.#o.metrics.coreRetries.inc();
       this.#toCore(p, 408);
     } else {
       this.#fail(p, 408);
@@ -209,26 +228,24 @@ export class RegisterRelay {
 
   close(): void {
     this.#closed = true;
-    for (const p of this.#byBranch.values()) this.#finish(p);
-    this.#byBranch.clear();
-    this.#byBrowser.clear();
+    for (const p of this.#slots) if (p !== undefined) this.#finish(p);
   }
 
   /** Sends (or re-sends, with a new branch) to the best core not tried yet; 408/503 when none is left. */
   #toCore(p: Pending, lastOutcome: 408 | 503 | undefined): void {
     const o = this.#o;
-    const core = o.cores.pick(p.callId, p.tried);
-    if (p.branch) this.#byBranch.delete(p.branch);
+    const tried = triedOf(p);
+    const core = o.cores.pick(p.callId, tried);
     if (!core) {
-      if (p.tried === undefined) o.metrics.refuse('no-core');
+      if (p.core === undefined) o.metrics.refuse('no-core');
       this.#fail(p, lastOutcome ?? 503);
       return;
     }
-    (p.tried ??= new Set()).add(core);
+    tried?.add(core);
     p.core = core;
     p.responded = false;
-    p.branch = generateBranch();
-    this.#byBranch.set(p.branch, p);
+    // A new branch per try: an answer to an earlier one no longer matches.
+    p.branch = generateBranch() + '.' + p.slot.toString(36);
     this.#disarm(p);
     p.deadline = this.#timerF.add(p);
     p.waiting = true;
@@ -251,7 +268,7 @@ export class RegisterRelay {
         if (p.done || p.branch !== branch) return;
         if (p.responded) return this.#fail(p, 503);
         o.log.debug({ core: core.id, err: err.message, callId: p.callId, flow: p.flow.id }, 'core refused the REGISTER; trying the next core');
-        if (o.cores.pick(p.callId, p.tried)) o.metrics.coreRetries.inc();
+        if (o.cores.pick(p.callId, triedOf(p))) o.metrics.coreRetries.inc();
         this.#toCore(p, 503);
       });
     }
@@ -271,19 +288,25 @@ export class RegisterRelay {
   #finish(p: Pending): void {
     p.done = true;
     this.#disarm(p);
-    this.#byBranch.delete(p.branch);
-    this.#byBrowser.delete(p.browserKey);
-    // The tables it was in keep outgrown copies of themselves until a full collection, pointing
-    // at it (see Transaction.retire()): it lets go of its text now.
+    if (this.#slots[p.slot] === p) {
+      this.#slots[p.slot] = undefined;
+      this.#freeSlots.push(p.slot);
+      this.#waiting--;
+    }
+    unlinkFromFlow(p);
+    // Whatever still points at it (a write's promise, the Timer F slot it left) should keep as
+    // little alive as it can: it lets go of its text now.
+    p.callId = '';
     p.startLine = '';
     p.rest = '';
+    p.tried = undefined;
   }
 
-  /** Takes the REGISTER out of the Timer F queue (its entry stays and is skipped when it comes up). */
+  /** Takes the REGISTER out of the Timer F queue (its entry stays, empty, until it comes up). */
   #disarm(p: Pending): void {
     if (!p.waiting) return;
     p.waiting = false;
-    this.#timerF.cancel();
+    this.#timerF.cancel(p, p.deadline);
   }
 
   #toFlow(flow: Flow, data: Buffer): void {
@@ -305,6 +328,35 @@ export class RegisterRelay {
     if (!Number.isInteger(seconds) || seconds <= 0 || seconds > 86400) return;
     flow.idleLimit = seconds * 1000 + this.#o.flowTimerGrace;
   }
+}
+
+/** The slot a branch of ours names (after its last dot); -1 for any other branch. */
+function slotOf(branch: string): number {
+  const dot = branch.lastIndexOf('.');
+  if (dot < 0 || dot === branch.length - 1 || branch.length - dot > 8) return -1;
+  const slot = parseInt(branch.slice(dot + 1), 36);
+  return Number.isNaN(slot) ? -1 : slot;
+}
+
+/** The cores to pass over: none on the first try; from the second on, every core tried so far. */
+function triedOf(p: Pending): Set<CoreHealth> | undefined {
+  if (p.tried === undefined && p.core !== undefined) p.tried = new Set([p.core]);
+  return p.tried;
+}
+
+function unlinkFromFlow(p: Pending): void {
+  const flow = p.flow;
+  if (flow.registers === p) {
+    flow.registers = p.previousOnFlow;
+  } else {
+    for (let r = flow.registers; r !== undefined; r = r.previousOnFlow) {
+      if (r.previousOnFlow === p) {
+        r.previousOnFlow = p.previousOnFlow;
+        break;
+      }
+    }
+  }
+  p.previousOnFlow = undefined;
 }
 
 /** What the relay reads off a REGISTER before it takes it; undefined: the ordinary path takes it. */

@@ -91,7 +91,7 @@ export abstract class Transaction {
     this.#state = to;
     if (to === 'terminated') {
       this.#clearAllTimers();
-      this.#leaveWait()?.cancel();
+      this.#leaveWait()?.cancel(this, this.#waitDeadline);
     }
     this.ctx.observer?.onStateChange?.(this, from, to);
     const listeners = this.#listeners;
@@ -171,7 +171,7 @@ export abstract class Transaction {
       this.transition('terminated');
       return;
     }
-    this.#leaveWait()?.cancel();
+    this.#leaveWait()?.cancel(this, this.#waitDeadline);
     const queue = waitQueue(this.ctx.clock, delayMs);
     this.#waitName = name;
     this.#waitQueue = queue;

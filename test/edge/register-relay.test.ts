@@ -96,6 +96,61 @@ t.test('a REGISTER sent again while the first waits is absorbed: the core sees o
   await client.waitForSip(/^SIP\/2.0 200/);
 });
 
+t.test('two REGISTERs of one flow wait at once: a copy of the older is absorbed, both answers arrive, and nothing is held afterwards', async (t) => {
+  const fx = await startEdge(t, TCP);
+  const answers: Array<() => void> = [];
+  fx.core.onRequest = (req, reply) => {
+    if (req.method !== 'REGISTER') return false;
+    answers.push(() => reply(createResponse(req, 200, undefined, { toTag: true })));
+    return true;
+  };
+  const client = await fx.connect();
+  const older = register({ user: 'first' });
+  client.send(older);
+  client.send(register({ user: 'second' }));
+  t.ok(await eventually(() => fx.core.requests('REGISTER').length === 2, 2000), 'both reached the core');
+  client.send(older);
+  await sleep(200);
+  t.equal(fx.core.requests('REGISTER').length, 2, 'the older one, sent again behind the newer, was absorbed');
+  const branches = fx.core.requests('REGISTER').map((r) => r.vias[0]!.params.get('branch')!);
+  t.not(branches[0], branches[1], 'each has a branch of its own');
+  for (const a of answers) a();
+  await client.waitForSip(/^SIP\/2.0 200[^]*sip:first@/);
+  await client.waitForSip(/^SIP\/2.0 200[^]*sip:second@/);
+  t.ok(await eventually(() => fx.edge.status().pendingForwardings === 0, 2000), 'nothing waits once both are answered');
+  client.send(older);
+  t.ok(await eventually(() => fx.core.requests('REGISTER').length === 3, 2000), 'once answered, the same request is a new one again');
+});
+
+t.test('an answer from a core the REGISTER has moved on from is not delivered: only the answer to the branch of the current try is', async (t) => {
+  const fx = await startEdge(t, { ...TCP, timers: { t1: 10 }, probeInterval: 60_000 }, 2);
+  const branches: string[] = [];
+  let late: (() => void) | undefined;
+  for (const core of fx.cores) {
+    core.onRequest = (req, reply) => {
+      if (req.method !== 'REGISTER') return false;
+      branches.push(req.vias[0]!.params.get('branch')!);
+      if (late === undefined) {
+        // The first core to get it holds its answer until Timer F has moved the REGISTER on.
+        late = () => reply(createResponse(req, 403, 'Too Late', { toTag: true }));
+      } else {
+        late();
+        setTimeout(() => reply(createResponse(req, 200, undefined, { toTag: true })), 100);
+      }
+      return true;
+    };
+  }
+  const client = await fx.connect();
+  client.send(register({ user: 'moved' }));
+  await client.waitForSip(/^SIP\/2.0 200/, 5000);
+  await sleep(100);
+  t.equal(branches.length, 2, 'one try at each core');
+  const [first, second] = branches as [string, string];
+  t.equal(first.slice(first.lastIndexOf('.')), second.slice(second.lastIndexOf('.')), 'both tries name the same slot');
+  t.not(first, second, 'with branches of their own');
+  t.notOk(client.frames.some((m) => /^SIP\/2.0 403/.test(m)), 'the first core’s late 403 did not reach the browser');
+});
+
 t.test('a core that stays silent: Timer F moves the REGISTER to the next core with a new branch; with none left the browser gets 408', async (t) => {
   const fx = await startEdge(t, { ...TCP, timers: { t1: 10 }, probeInterval: 60_000 }, 2);
   for (const c of fx.cores) {

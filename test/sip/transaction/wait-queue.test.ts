@@ -50,6 +50,45 @@ t.test('waiters expire exactly at their deadline, in order, on one clock timer',
   t.equal(clock.pending, 0, 'an empty queue holds no timer');
 });
 
+t.test('a waiter cancelled with its deadline is let go of at once: its entry is not asked about it again, others of the same deadline still expire', async (t) => {
+  const clock = new ManualClock();
+  const q = new WaitQueue(clock, 100);
+  const asked: Probe[] = [];
+  class Watched extends Probe {
+    override waitingUntil(deadline: number): boolean {
+      asked.push(this);
+      return super.waitingUntil(deadline);
+    }
+  }
+  // Three waiters sharing one deadline (the clock did not move), then one later.
+  const [a, b, c] = [join(q, new Watched(clock)), join(q, new Watched(clock)), join(q, new Watched(clock))];
+  clock.advance(10);
+  const d = join(q, new Watched(clock));
+  b.waiting = false;
+  q.cancel(b, b.deadline);
+  d.waiting = false;
+  q.cancel(d, d.deadline);
+  t.equal(q.size, 2);
+  clock.advance(90);
+  t.same(asked, [a, c], 'only the waiters still in the queue were asked, in order');
+  t.same([a, b, c].map((p) => p.expiredAt.length), [1, 0, 1], 'a and c expired, b did not');
+  clock.advance(10);
+  t.same(asked, [a, c], 'the later, cancelled entry was skipped without asking its waiter');
+  t.equal(d.expiredAt.length, 0);
+  t.equal(clock.pending, 0, 'nothing left to wait for');
+});
+
+t.test('cancelling with a deadline the queue does not hold only stops the count (nothing else is touched)', async (t) => {
+  const clock = new ManualClock();
+  const q = new WaitQueue(clock, 100);
+  const a = join(q, new Probe(clock));
+  const stranger = new Probe(clock);
+  a.waiting = false;
+  q.cancel(stranger, a.deadline + 1);
+  t.equal(q.size, 0);
+  t.equal(clock.pending, 0);
+});
+
 t.test('cancelled waiters are skipped; a queue whose waiters all stopped drops its timer', async (t) => {
   const clock = new ManualClock();
   const q = new WaitQueue(clock, 100);

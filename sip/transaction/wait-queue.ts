@@ -61,9 +61,9 @@ export class WaitQueue {
   /**
    * A waiter that stopped waiting before its deadline. Given the waiter and the deadline add()
    * returned, its entry lets go of it now instead of when the deadline comes up: an edge's REGISTER
-   * relay cancels its 32-s Timer F within milliseconds for nearly every REGISTER, and entries that
-   * held on to their waiters kept ~1 KiB per REGISTER alive past two young-generation collections,
-   * which promoted it to the old generation only to die there.
+   * relay cancels its 32-s Timer F within milliseconds for nearly every REGISTER, and under a load
+   * that never leaves the queue empty (an empty queue starts afresh) entries holding their waiters
+   * would keep 32 s of finished REGISTERs alive.
    */
   cancel(waiter?: Waiter, deadline?: number): void {
     if (this.#live === 0) return;

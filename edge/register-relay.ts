@@ -17,7 +17,6 @@
  * handle (a Route, a body, a Path already there, an answer with several Vias on one line) goes the
  * ordinary way, so both paths give the same result on the wire.
  */
-import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import { createResponse } from '../sip/message/factory.js';
 import type { Field, Request } from '../sip/message/message.js';

@@ -65,3 +65,22 @@ t.test('the parser table recognises common spellings in place', async (t) => {
   t.equal(knownSpelling('Vxa', 0, 3), undefined, 'same length, first and last char as Via is not enough');
   t.equal(knownSpelling('Via', 0, 0), undefined);
 });
+
+t.test('the headers of every REGISTER and call, in canonical spelling and in either case, get their lower-case long name as key and their canonical spelling back', async (t) => {
+  const names = [
+    'To', 'Via', 'From', 'CSeq', 'Path', 'Date', 'Route', 'Allow', 'Call-ID', 'Contact', 'Expires', 'Require', 'Supported',
+    'User-Agent', 'Flow-Timer', 'Max-Forwards', 'Content-Type', 'Record-Route', 'Authorization', 'Content-Length',
+    'WWW-Authenticate', 'Proxy-Require', 'Min-Expires', 'Session-Expires', 'Content-Disposition',
+  ];
+  for (const name of names) {
+    for (const spelling of [name, name.toLowerCase(), name.toUpperCase()]) {
+      t.equal(headerKey(spelling), name.toLowerCase(), spelling);
+      t.equal(canonicalHeaderName(spelling), name, `${spelling} is spelled ${name}`);
+    }
+  }
+  // Near misses of common names are other headers.
+  t.equal(headerKey('Tx'), 'tx');
+  t.equal(headerKey('Vib'), 'vib');
+  t.equal(headerKey('Contacts'), 'contacts');
+  t.equal(headerKey('Call-Id'), 'call-id', 'a spelling seen in the wild');
+});

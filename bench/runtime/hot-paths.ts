@@ -1,7 +1,8 @@
 /**
  * Per-call cost of small helpers every SIP message goes through on both roles: a labelled
- * HotCounter inc() (a node counts each message in and out) and a random token as a branch used as
- * a Map key (edges key relayed REGISTERs by it). With a baseline build
+ * HotCounter inc() (a node counts each message in and out), a random token as a branch used as a
+ * Map key, and a response built with a Contact as long as a registrar's 200 carries (its header
+ * values are checked for CR, LF and NUL). With a baseline build
  * (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist) the same calls of that build alternate with
  * these, round by round. Figures are ns per call, the median of the rounds.
  *
@@ -10,11 +11,13 @@
 import { pathToFileURL } from 'node:url';
 import { HotCounter } from '../../runtime/hot-counter.js';
 import { randomToken } from '../../sip/message/factory.js';
+import { Response } from '../../sip/message/message.js';
 import { envCount, importBuild, median } from '../harness/closed-loop.js';
 
 interface Helpers {
   HotCounter: typeof HotCounter;
   randomToken: typeof randomToken;
+  Response: typeof Response;
 }
 
 export interface HotPathFigures {
@@ -24,7 +27,14 @@ export interface HotPathFigures {
   token: number;
   /** A branch (cookie + token) set in a Map and deleted again. */
   branchKey: number;
+  /** A 200 made with one Contact of a registrar's length (GRUUs, +sip.instance: 361 characters). */
+  contact: number;
 }
+
+const REGISTRAR_CONTACT =
+  '<sip:ua17@abcdefghij.invalid;transport=ws;ob>;expires=600;+sip.instance="<urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b>";reg-id=1;' +
+  'pub-gruu="sip:ua17@bench.example;gr=urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b";' +
+  `temp-gruu="sip:tgruu.${'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'.repeat(3)}@bench.example;gr"`;
 
 export interface HotPathResult {
   calls: number;
@@ -42,6 +52,8 @@ function nsPerCall(calls: number, body: () => void): number {
 function measure(h: Helpers, calls: number): HotPathFigures {
   const counter = new h.HotCounter({ name: 'bench_total', help: 'bench', labelNames: ['side', 'type'] as const, registers: [] });
   const keys = new Map<string, number>();
+  // Distinct strings, as each REGISTER's Contact is: a value seen before may be cached by V8.
+  const contacts = Array.from({ length: 64 }, (_, i) => REGISTRAR_CONTACT.replace('ua17', `ua${i}`));
   return {
     inc: nsPerCall(calls, () => {
       for (let i = 0; i < calls; i++) counter.inc({ side: 'tcp', type: `${(i & 3) + 1}xx` });
@@ -56,21 +68,25 @@ function measure(h: Helpers, calls: number): HotPathFigures {
         keys.delete(branch);
       }
     }),
+    contact: nsPerCall(calls, () => {
+      for (let i = 0; i < calls; i++) new h.Response(200, 'OK', [['Contact', contacts[i & 63]!]]);
+    }),
   };
 }
 
 function medians(rounds: HotPathFigures[]): HotPathFigures {
   const of = (k: keyof HotPathFigures): number => Math.round(median(rounds.map((r) => r[k]).sort((a, b) => a - b)));
-  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey') };
+  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey'), contact: of('contact') };
 }
 
 export async function runHotPaths(o: { calls: number; runs: number; baseline?: string }): Promise<HotPathResult> {
-  const mine: Helpers = { HotCounter, randomToken };
+  const mine: Helpers = { HotCounter, randomToken, Response };
   let theirs: Helpers | undefined;
   if (o.baseline !== undefined) {
     const counter = await importBuild(o.baseline, 'runtime/hot-counter.js');
     const factory = await importBuild(o.baseline, 'sip/message/factory.js');
-    theirs = { HotCounter: counter.HotCounter as typeof HotCounter, randomToken: factory.randomToken as typeof randomToken };
+    const message = await importBuild(o.baseline, 'sip/message/message.js');
+    theirs = { HotCounter: counter.HotCounter as typeof HotCounter, randomToken: factory.randomToken as typeof randomToken, Response: message.Response as typeof Response };
   }
   const rounds: { mine: HotPathFigures[]; theirs: HotPathFigures[] } = { mine: [], theirs: [] };
   // One unmeasured round each: V8 compiles the loops and the helpers.
@@ -90,7 +106,7 @@ export async function runHotPathsBench(): Promise<HotPathResult> {
   const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
   const o = { calls: envCount('SIPFLOW_HARNESS_COUNT', 2_000_000), runs: envCount('SIPFLOW_HARNESS_RUNS', 7), ...(baseline ? { baseline } : {}) };
   const r = await runHotPaths(o);
-  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns\n`;
+  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns, a 200 with a registrar's Contact ${f.contact} ns\n`;
   process.stdout.write(`hot paths: ${o.runs} rounds of ${o.calls} calls, median ns per call\n` + line('this build', r.mine) + (r.baseline ? line(`baseline (${baseline})`, r.baseline) : ''));
   return r;
 }

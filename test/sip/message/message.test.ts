@@ -158,6 +158,9 @@ t.test('mutators refuse header injection and bad names', async (t) => {
   t.throws(() => m.prepend('X A', 'v'), TypeError);
   t.throws(() => m.set('', 'v'), TypeError);
   t.throws(() => m.set('X-A', 'nul\0'), TypeError);
+  t.throws(() => m.set('X-A', 'lone CR\r then more'), TypeError);
+  t.throws(() => m.append('Contact', `<sip:a@b>;x="${'y'.repeat(600)}"\n`), TypeError, 'at the end of a long value too');
+  t.doesNotThrow(() => m.set('X-A', `${'y'.repeat(600)} tab\tand spaces`), 'long values without them pass');
   t.throws(() => new Request('INVITE', 'sip:a b', []), TypeError);
   t.throws(() => new Request('IN VITE', 'sip:a@b', []), TypeError);
   t.throws(() => new Response(99, 'x'), RangeError);

@@ -15,6 +15,12 @@
  * of the registrar), opened with node:crypto. Tokens minted by earlier versions (AES-256-GCM, the
  * same layout: nonce, tag, ciphertext) still open, so an upgrade does not break the temp-GRUUs
  * UAs already hold.
+ *
+ * The plaintext is binary when the instance is a urn:uuid and the hash is ours (what every UA
+ * that registers with an instance sends): a marker byte, the hash's 8 bytes, the UUID's 16, then
+ * the AOR: 38 bytes less than the text form (AOR, instance and hash joined by newlines, still
+ * minted for anything else and still opened), so for a usual AOR one ChaCha20 block less to seal,
+ * two or three Poly1305 blocks less, and a temp-GRUU 51 characters shorter in every 200 and dialog.
  */
 import { createDecipheriv, createHash, createHmac } from 'node:crypto';
 import { ownCopy } from '../../sip/message/own-copy.js';
@@ -61,6 +67,8 @@ export class TempGruuCodec {
   /** AES-256-GCM keys of tokens minted before ChaCha20-Poly1305, opened only. */
   readonly #legacyKeys: Buffer[];
   readonly #sealer: ChaCha20Poly1305Sealer;
+  /** Where binary claims are written before sealing (the ciphertext goes elsewhere). */
+  readonly #plain = Buffer.alloc(BINARY_MAX);
 
   /** @param secrets cluster secrets, newest first (same rotation rule as flow tokens). */
   constructor(secrets: readonly string[]) {
@@ -73,7 +81,7 @@ export class TempGruuCodec {
 
   /** Returns the user part of a temp-gruu; the full URI is `sip:<user>@<domain>;gr`. */
   mint(claims: TempGruuClaims): string {
-    const plain = Buffer.from(claims.aor + '\n' + claims.instance + '\n' + claims.callIdHash, 'utf8');
+    const plain = binaryClaims(claims, this.#plain) ?? Buffer.from(claims.aor + '\n' + claims.instance + '\n' + claims.callIdHash, 'utf8');
     // nonce | tag | ciphertext, as the AES-GCM tokens were laid out.
     const raw = Buffer.allocUnsafe(IV_BYTES + TAG_BYTES + plain.length);
     const nonce = randomBytesPooled(IV_BYTES);
@@ -92,6 +100,7 @@ export class TempGruuCodec {
     const body = raw.subarray(IV_BYTES + TAG_BYTES);
     const plain = openWith('chacha20-poly1305', this.#keys, iv, tag, body) ?? openWith('aes-256-gcm', this.#legacyKeys, iv, tag, body);
     if (plain === undefined) return undefined;
+    if (plain[0] === BINARY_MARKER) return readBinaryClaims(plain);
     const fields = plain.toString('utf8').split('\n');
     if (fields.length !== 3) return undefined;
     return { aor: fields[0]!, instance: fields[1]!, callIdHash: fields[2]! };
@@ -100,6 +109,69 @@ export class TempGruuCodec {
   static looksLikeTempGruu(user: string | undefined): boolean {
     return user !== undefined && user.startsWith(TEMP_PREFIX);
   }
+}
+
+/** First byte of binary claims; text claims start with their AOR, a printable character. */
+const BINARY_MARKER = 0x01;
+const HASH_BYTES = 8;
+const UUID_BYTES = 16;
+const URN_UUID = 'urn:uuid:';
+/** A UUID's groups of hex digits (RFC 4122 §3). */
+const UUID_GROUPS: readonly number[] = [8, 4, 4, 4, 12];
+/** Binary claims past this (an AOR of ~200 bytes) are minted as text. */
+const BINARY_MAX = 256;
+
+/**
+ * Claims as marker | hash | UUID | AOR, in `scratch`; undefined when the instance is not a
+ * lower-case urn:uuid or the hash not 16 lower-case hex digits (those are minted as text).
+ */
+function binaryClaims(claims: TempGruuClaims, scratch: Buffer): Buffer | undefined {
+  const { instance, callIdHash: hash, aor } = claims;
+  if (hash.length !== 2 * HASH_BYTES || instance.length !== URN_UUID.length + 36 || !instance.startsWith(URN_UUID)) return undefined;
+  const aorBytes = Buffer.byteLength(aor, 'utf8');
+  const length = 1 + HASH_BYTES + UUID_BYTES + aorBytes;
+  if (length > scratch.length) return undefined;
+  scratch[0] = BINARY_MARKER;
+  if (!hexInto(hash, 0, hash.length, scratch, 1)) return undefined;
+  // 8-4-4-4-12: the dashes where RFC 4122 puts them, hex everywhere else.
+  let at = 1 + HASH_BYTES;
+  let from = URN_UUID.length;
+  for (const digits of UUID_GROUPS) {
+    if (from > URN_UUID.length && instance.charCodeAt(from++) !== 0x2d) return undefined;
+    if (!hexInto(instance, from, from + digits, scratch, at)) return undefined;
+    at += digits / 2;
+    from += digits;
+  }
+  scratch.write(aor, at, 'utf8');
+  return scratch.subarray(0, length);
+}
+
+/** Lower-case hex digits text[start..end) as bytes into out at `at`; false on anything else. */
+function hexInto(text: string, start: number, end: number, out: Buffer, at: number): boolean {
+  for (let i = start; i < end; i += 2) {
+    const hi = hexValue(text.charCodeAt(i));
+    const lo = hexValue(text.charCodeAt(i + 1));
+    if (hi < 0 || lo < 0) return false;
+    out[at++] = (hi << 4) | lo;
+  }
+  return true;
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  return -1;
+}
+
+function readBinaryClaims(plain: Buffer): TempGruuClaims | undefined {
+  const aorAt = 1 + HASH_BYTES + UUID_BYTES;
+  if (plain.length <= aorAt) return undefined;
+  const u = plain.toString('hex', 1 + HASH_BYTES, aorAt);
+  return {
+    aor: plain.toString('utf8', aorAt),
+    instance: `${URN_UUID}${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}`,
+    callIdHash: plain.toString('hex', 1, 1 + HASH_BYTES),
+  };
 }
 
 /** The plaintext under the first key that authenticates it; undefined when none does. */

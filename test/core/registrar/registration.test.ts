@@ -152,3 +152,49 @@ t.test('temp-gruus minted by earlier versions (AES-256-GCM) still open', async (
   tampered[tampered.length - 1]! ^= 1;
   t.equal(gruus.open('tgruu.' + tampered.toString('base64url')), undefined, 'tampering is detected there too');
 });
+
+t.test('claims with a urn:uuid instance and our hash are sealed in binary, 38 bytes shorter, and open to the same text', async (t) => {
+  const uuidInstance = 'urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b';
+  const claims = { aor, instance: uuidInstance, callIdHash: callIdHash('call-7') };
+  const binary = gruus.mint(claims);
+  t.same(gruus.open(binary), claims, 'opens to the claims as given');
+  const rawLength = (user: string): number => Buffer.from(user.slice('tgruu.'.length), 'base64url').length;
+  const textLength = Buffer.byteLength(`${aor}\n${uuidInstance}\n${claims.callIdHash}`);
+  t.equal(rawLength(binary), 12 + 16 + 1 + 8 + 16 + Buffer.byteLength(aor), 'nonce, tag, marker, hash, UUID, AOR');
+  t.equal(12 + 16 + textLength - rawLength(binary), 38, `${rawLength(binary)} bytes where the text form takes ${12 + 16 + textLength}`);
+
+  // Anything else is sealed as text, and opens exactly as it was given.
+  const others = [
+    { aor, instance: uuidInstance.toUpperCase().replace('URN:UUID:', 'urn:uuid:'), callIdHash: claims.callIdHash },
+    { aor, instance: 'urn:uuid:0b6f2d7e1c2a4f8e9a3b5d6c7e8f9a0b-xxxx', callIdHash: claims.callIdHash },
+    { aor, instance: 'urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0g', callIdHash: claims.callIdHash },
+    { aor, instance: '<urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b>'.slice(1, -1) + 'z', callIdHash: claims.callIdHash },
+    { aor, instance: uuidInstance, callIdHash: claims.callIdHash.toUpperCase() },
+    { aor, instance: 'urn:example:not-a-uuid', callIdHash: claims.callIdHash },
+  ];
+  for (const c of others) {
+    const user = gruus.mint(c);
+    t.same(gruus.open(user), c, `text form for ${c.instance} / ${c.callIdHash}`);
+    t.equal(rawLength(user), 12 + 16 + Buffer.byteLength(`${c.aor}\n${c.instance}\n${c.callIdHash}`));
+  }
+  // AORs: non-ASCII in binary, one too long for the binary form in text.
+  const unicode = { aor: 'sip:jürgen@example.com', instance: uuidInstance, callIdHash: claims.callIdHash };
+  t.same(gruus.open(gruus.mint(unicode)), unicode, 'a UTF-8 AOR comes back whole');
+  const long = { aor: `sip:${'a'.repeat(300)}@example.com`, instance: uuidInstance, callIdHash: claims.callIdHash };
+  t.same(gruus.open(gruus.mint(long)), long, 'an AOR too long for the binary form is sealed as text');
+  t.same(gruus.open(gruus.mint(claims)), claims, 'and the next binary mint is unaffected');
+});
+
+t.test('text temp-gruus of the same claims, as the previous version minted them, still open', async (t) => {
+  const uuidInstance = 'urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b';
+  const claims = { aor, instance: uuidInstance, callIdHash: callIdHash('call-8') };
+  const key = createHmac('sha256', 'registrar-test-secret-0123456789').update('sipflow-temp-gruu-chacha20-poly1305').digest();
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+  const body = Buffer.concat([cipher.update(Buffer.from(`${claims.aor}\n${claims.instance}\n${claims.callIdHash}`)), cipher.final()]);
+  const previous = 'tgruu.' + Buffer.concat([nonce, cipher.getAuthTag(), body]).toString('base64url');
+  t.same(gruus.open(previous), claims);
+  const flipped = Buffer.from(previous.slice('tgruu.'.length), 'base64url');
+  flipped[flipped.length - 1]! ^= 1;
+  t.equal(gruus.open('tgruu.' + flipped.toString('base64url')), undefined, 'tampering is detected');
+});

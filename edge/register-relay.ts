@@ -59,7 +59,7 @@ class Pending implements Waiter, RegisterOnFlow {
   readonly flow: Flow;
   /** The browser's branch on this flow: a second copy of the request while this one waits is absorbed. */
   readonly browserBranch: string;
-  previousOnFlow: RegisterOnFlow | undefined;
+  previousOnFlow: RegisterOnFlow | undefined = undefined;
   /** Emptied when the REGISTER is done (see #finish), as the fields below it. */
   callId: string;
   startLine: string;
@@ -82,7 +82,6 @@ class Pending implements Waiter, RegisterOnFlow {
     this.relay = relay;
     this.flow = flow;
     this.browserBranch = browserBranch;
-    this.previousOnFlow = flow.registers;
     this.callId = callId;
     this.startLine = startLine;
     this.rest = rest;
@@ -110,8 +109,8 @@ class Pending implements Waiter, RegisterOnFlow {
 export class RegisterRelay {
   readonly #o: RegisterRelayOptions;
   readonly #slots: Array<Pending | undefined> = [];
+  /** The empty slots: every slot is either taken or listed here. */
   readonly #freeSlots: number[] = [];
-  #waiting = 0;
   readonly #timerF: WaitQueue;
   readonly #via: string;
   #closed = false;
@@ -125,7 +124,7 @@ export class RegisterRelay {
 
   /** REGISTERs waiting for their answer. */
   get pending(): number {
-    return this.#waiting;
+    return this.#slots.length - this.#freeSlots.length;
   }
 
   /**
@@ -159,10 +158,9 @@ export class RegisterRelay {
     if (!shape.path) lines.push('Supported: path', CRLF);
     lines.push('Content-Length: 0', CRLF, CRLF);
     const p = new Pending(this, flow, shape.browserBranch, shape.callId, request.method + ' ' + request.uriText + ' SIP/2.0', lines.join(''));
-    flow.registers = p;
+    linkToFlow(p);
     p.slot = this.#freeSlots.pop() ?? this.#slots.length;
     this.#slots[p.slot] = p;
-    this.#waiting++;
     if (o.log.isLevelEnabled('debug')) o.log.debug({ callId: shape.callId, method: 'REGISTER', flow: flow.id }, 'request received');
     this.#toCore(p, undefined);
     return true;
@@ -171,7 +169,7 @@ export class RegisterRelay {
   /** A message from a core, as framed: true when it was the answer to a REGISTER relayed here. */
   answer(bytes: Buffer): boolean {
     // Only responses ("SIP/2.0 ..."), and only while something waits.
-    if (this.#waiting === 0 || bytes.length < 12 || bytes[0] !== 0x53 || bytes[3] !== 0x2f) return false;
+    if (this.pending === 0 || bytes.length < 12 || bytes[0] !== 0x53 || bytes[3] !== 0x2f) return false;
     const head = bytes.toString('latin1', 0, Math.min(bytes.length, 4096));
     const status = rawStatus(head);
     if (status < 0) return false;
@@ -290,7 +288,6 @@ export class RegisterRelay {
     if (this.#slots[p.slot] === p) {
       this.#slots[p.slot] = undefined;
       this.#freeSlots.push(p.slot);
-      this.#waiting--;
     }
     unlinkFromFlow(p);
     // Whatever still points at it (a write's promise, the Timer F slot it left) should keep as
@@ -341,6 +338,11 @@ function slotOf(branch: string): number {
 function triedOf(p: Pending): Set<CoreHealth> | undefined {
   if (p.tried === undefined && p.core !== undefined) p.tried = new Set([p.core]);
   return p.tried;
+}
+
+function linkToFlow(p: Pending): void {
+  p.previousOnFlow = p.flow.registers;
+  p.flow.registers = p;
 }
 
 function unlinkFromFlow(p: Pending): void {

@@ -149,15 +149,19 @@ function binaryClaims(claims: TempGruuClaims, scratch: Buffer): Buffer | undefin
 /** Lower-case hex digits text[start..end) as bytes into out at `at`; false on anything else. */
 function hexInto(text: string, start: number, end: number, out: Buffer, at: number): boolean {
   for (let i = start; i < end; i += 2) {
-    const hi = hexValue(text.charCodeAt(i));
-    const lo = hexValue(text.charCodeAt(i + 1));
+    const hi = lowerHexValue(text.charCodeAt(i));
+    const lo = lowerHexValue(text.charCodeAt(i + 1));
     if (hi < 0 || lo < 0) return false;
     out[at++] = (hi << 4) | lo;
   }
   return true;
 }
 
-function hexValue(c: number): number {
+/**
+ * Not sip/grammar/chars.ts's hexValue: that one takes upper case too, and an upper-case digit
+ * would come back lower-case from the binary form, so those claims must go as text.
+ */
+function lowerHexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
   return -1;

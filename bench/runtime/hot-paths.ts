@@ -2,7 +2,8 @@
  * Per-call cost of small helpers every SIP message goes through on both roles: a labelled
  * HotCounter inc() (a node counts each message in and out), a random token as a branch used as a
  * Map key, and a response built with a Contact as long as a registrar's 200 carries (its header
- * values are checked for CR, LF and NUL). With a baseline build
+ * values are checked for CR, LF and NUL), and the framing of REGISTERs as a relay forwards them,
+ * eight to a TCP read as they arrive between nodes under load. With a baseline build
  * (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist) the same calls of that build alternate with
  * these, round by round. Figures are ns per call, the median of the rounds.
  *
@@ -12,12 +13,14 @@ import { pathToFileURL } from 'node:url';
 import { HotCounter } from '../../runtime/hot-counter.js';
 import { randomToken } from '../../sip/message/factory.js';
 import { Response } from '../../sip/message/message.js';
+import { StreamParser } from '../../sip/message/stream-parser.js';
 import { envCount, importBuild, median } from '../harness/closed-loop.js';
 
 interface Helpers {
   HotCounter: typeof HotCounter;
   randomToken: typeof randomToken;
   Response: typeof Response;
+  StreamParser: typeof StreamParser;
 }
 
 export interface HotPathFigures {
@@ -29,12 +32,38 @@ export interface HotPathFigures {
   branchKey: number;
   /** A 200 made with one Contact of a registrar's length (GRUUs, +sip.instance: 361 characters). */
   contact: number;
+  /** One REGISTER (~1 KB, 15 header lines) framed out of a stream, not parsed (a relay's onFrame takes it). */
+  frame: number;
 }
 
 const REGISTRAR_CONTACT =
   '<sip:ua17@abcdefghij.invalid;transport=ws;ob>;expires=600;+sip.instance="<urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b>";reg-id=1;' +
   'pub-gruu="sip:ua17@bench.example;gr=urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b";' +
   `temp-gruu="sip:tgruu.${'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'.repeat(3)}@bench.example;gr"`;
+
+/** A REGISTER as an edge's relay forwards it to a core over TCP. */
+function forwardedRegister(ua: number, cseq: number): string {
+  const id = `ua${ua}`;
+  return [
+    'REGISTER sip:bench.example SIP/2.0',
+    `Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKedge${ua}x${cseq}`,
+    `Via: SIP/2.0/WSS ${id}.invalid;branch=z9hG4bK${id}x${cseq};received=127.0.0.1`,
+    'Max-Forwards: 69',
+    `To: <sip:${id}@bench.example>`,
+    `From: "${id}" <sip:${id}@bench.example>;tag=t${id}`,
+    `Call-ID: c${id}-hot-paths`,
+    `CSeq: ${cseq} REGISTER`,
+    `Contact: <sip:${id}@${id}.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:00000000-0000-4000-8000-${String(ua).padStart(12, '0')}>";expires=600`,
+    'Expires: 600',
+    'Allow: ACK,CANCEL,INVITE,MESSAGE,BYE,OPTIONS,INFO,NOTIFY,REFER',
+    'Supported: path, gruu, outbound',
+    'User-Agent: SIP.js/0.21.2',
+    `Path: <sip:${'A'.repeat(54)}@127.0.0.1:5999;transport=tcp;lr;ob>`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
 
 export interface HotPathResult {
   calls: number;
@@ -54,6 +83,9 @@ function measure(h: Helpers, calls: number): HotPathFigures {
   const keys = new Map<string, number>();
   // Distinct strings, as each REGISTER's Contact is: a value seen before may be cached by V8.
   const contacts = Array.from({ length: 64 }, (_, i) => REGISTRAR_CONTACT.replace('ua17', `ua${i}`));
+  const reads = Array.from({ length: 8 }, (_, r) => Buffer.from(Array.from({ length: 8 }, (_, i) => forwardedRegister(r * 8 + i, r + 1)).join('')));
+  let framed = 0;
+  const framer = new h.StreamParser({ onFrame: () => (framed++, true) });
   return {
     inc: nsPerCall(calls, () => {
       for (let i = 0; i < calls; i++) counter.inc({ side: 'tcp', type: `${(i & 3) + 1}xx` });
@@ -71,22 +103,33 @@ function measure(h: Helpers, calls: number): HotPathFigures {
     contact: nsPerCall(calls, () => {
       for (let i = 0; i < calls; i++) new h.Response(200, 'OK', [['Contact', contacts[i & 63]!]]);
     }),
+    frame: nsPerCall(calls, () => {
+      for (let i = 0; i < calls; i += 8) framer.push(reads[(i >> 3) & 7]!);
+      if (framed < calls) throw new Error(`framed ${framed} of ${calls} REGISTERs`);
+      framed = 0;
+    }),
   };
 }
 
 function medians(rounds: HotPathFigures[]): HotPathFigures {
   const of = (k: keyof HotPathFigures): number => Math.round(median(rounds.map((r) => r[k]).sort((a, b) => a - b)));
-  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey'), contact: of('contact') };
+  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey'), contact: of('contact'), frame: of('frame') };
 }
 
 export async function runHotPaths(o: { calls: number; runs: number; baseline?: string }): Promise<HotPathResult> {
-  const mine: Helpers = { HotCounter, randomToken, Response };
+  const mine: Helpers = { HotCounter, randomToken, Response, StreamParser };
   let theirs: Helpers | undefined;
   if (o.baseline !== undefined) {
     const counter = await importBuild(o.baseline, 'runtime/hot-counter.js');
     const factory = await importBuild(o.baseline, 'sip/message/factory.js');
     const message = await importBuild(o.baseline, 'sip/message/message.js');
-    theirs = { HotCounter: counter.HotCounter as typeof HotCounter, randomToken: factory.randomToken as typeof randomToken, Response: message.Response as typeof Response };
+    const stream = await importBuild(o.baseline, 'sip/message/stream-parser.js');
+    theirs = {
+      HotCounter: counter.HotCounter as typeof HotCounter,
+      randomToken: factory.randomToken as typeof randomToken,
+      Response: message.Response as typeof Response,
+      StreamParser: stream.StreamParser as typeof StreamParser,
+    };
   }
   const rounds: { mine: HotPathFigures[]; theirs: HotPathFigures[] } = { mine: [], theirs: [] };
   // One unmeasured round each: V8 compiles the loops and the helpers.
@@ -106,7 +149,7 @@ export async function runHotPathsBench(): Promise<HotPathResult> {
   const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
   const o = { calls: envCount('SIPFLOW_HARNESS_COUNT', 2_000_000), runs: envCount('SIPFLOW_HARNESS_RUNS', 7), ...(baseline ? { baseline } : {}) };
   const r = await runHotPaths(o);
-  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns, a 200 with a registrar's Contact ${f.contact} ns\n`;
+  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns, a 200 with a registrar's Contact ${f.contact} ns, a forwarded REGISTER framed out of a stream ${f.frame} ns\n`;
   process.stdout.write(`hot paths: ${o.runs} rounds of ${o.calls} calls, median ns per call\n` + line('this build', r.mine) + (r.baseline ? line(`baseline (${baseline})`, r.baseline) : ''));
   return r;
 }

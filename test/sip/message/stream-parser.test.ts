@@ -141,3 +141,62 @@ t.test('a folded Content-Length still frames the message', async (t) => {
   t.equal(errors.length, 0);
   t.strictSame(messages.map((m) => m.body.toString()), ['abcd', '']);
 });
+
+/**
+ * What RFC 3261 says Content-Length is, read the obvious way (unfold, split into header lines,
+ * match the name case-insensitively, every copy must agree): the framer's fast reading must agree.
+ */
+function referenceContentLength(head: string): number | 'missing' | 'bad' {
+  const lines = head.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/);
+  let found: number | 'missing' = 'missing';
+  for (const line of lines.slice(1)) {
+    const m = /^(content-length|l)[ \t]*:(.*)$/is.exec(line);
+    if (!m) continue;
+    const value = m[2]!.replace(/\s+/g, ' ').trim();
+    if (!/^\d+$/.test(value) || Number(value) > 0x7fffffff) return 'bad';
+    const n = Number(value);
+    if (found !== 'missing' && found !== n) return 'bad';
+    found = n;
+  }
+  return found;
+}
+
+t.test('Content-Length is read as RFC 3261 defines it, whatever its spelling, folding or copies', async (t) => {
+  let seed = 7;
+  const next = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return (seed >>> 16) % n;
+  };
+  const spell = (name: string): string => [...name].map((c) => (next(2) ? c.toUpperCase() : c.toLowerCase())).join('');
+  const names = ['Content-Length', 'Content-Length', 'l', 'l', 'Content-Type', 'Location', 'Content-Lengths', 'Content_Length', 'Contentlength', 'Call-ID', 'X-Content-Length'];
+  const values = ['0', '3', '03', ' 3 ', '3 4', 'x', '', '2147483648', '\r\n 3', '3\r\n\t'];
+  const mismatches: string[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const lines = ['MESSAGE sip:bob@example.com SIP/2.0', 'Via: SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKcl' + i, 'Call-ID: cl' + i, 'CSeq: 1 MESSAGE'];
+    for (let h = next(4); h >= 0; h--) {
+      const name = spell(names[next(names.length)]!);
+      lines.splice(1 + next(lines.length), 0, `${name}${[':', ' :', '\t:', ': '][next(4)]}${values[next(values.length)]}`);
+    }
+    const eol = next(8) === 0 ? '\n' : '\r\n';
+    const head = lines.join(eol) + eol + eol;
+    const expected = referenceContentLength(head);
+    const { parser, errors } = collect();
+    const framed: Buffer[] = [];
+    parser.onFrame = (bytes) => (framed.push(bytes), true);
+    parser.push(Buffer.from(head + 'abc' + request('after')));
+    const got = framed.length > 0 ? framed[0]!.length - Buffer.byteLength(head) : errors[0]?.err.code === 'MISSING_HEADER' ? 'missing' : errors[0]?.err.code === 'BAD_CONTENT_LENGTH' ? 'bad' : `? ${errors[0]?.err.code}`;
+    const want = typeof expected === 'number' ? Math.min(expected, 3 + Buffer.byteLength(request('after'))) : expected;
+    // A length past what was pushed leaves the message waiting: nothing framed, no error.
+    const waiting = typeof expected === 'number' && expected > 3 + Buffer.byteLength(request('after'));
+    if (waiting ? framed.length !== 0 || errors.length !== 0 : got !== want) mismatches.push(`${JSON.stringify(head)}: framer ${got}, reference ${expected}`);
+  }
+  t.strictSame(mismatches.slice(0, 5), [], 'the framer and the reference agree on 2,000 header sections');
+});
+
+t.test('a header section ending in bare LFs before a CRLF one further on is framed at the first', async (t) => {
+  const { parser, messages, errors } = collect();
+  const lf = request('lf', 'ab').replace(/\r\n/g, '\n');
+  parser.push(Buffer.from(lf + request('crlf', 'cd')));
+  t.equal(errors.length, 0);
+  t.strictSame(messages.map((m) => [m.callId, m.body.toString()]), [['lf', 'ab'], ['crlf', 'cd']]);
+});

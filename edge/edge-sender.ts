@@ -5,9 +5,8 @@
  * is gone), so a missing flow is an error the transaction turns into 430/503 handling.
  */
 import { isUtf8 } from 'node:buffer';
-import type { SipMessage } from '../sip/message/model.js';
 import { TransportError } from '../sip/transport/errors.js';
-import type { TransportTarget } from '../sip/transport/transport.js';
+import type { Outgoing, TransportTarget } from '../sip/transport/transport.js';
 import type { TcpTransport } from '../sip/transport/tcp-transport.js';
 import type { UdpTransport } from '../sip/transport/udp-transport.js';
 import type { FlowTable } from './flow-table.js';
@@ -26,16 +25,18 @@ export class EdgeSender {
     this.#metrics = metrics;
   }
 
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> | void {
-    const data = Buffer.isBuffer(message) ? message : message.toBuffer();
+  send(message: Outgoing, target: TransportTarget): Promise<void> | void {
+    if (target.protocol === 'tcp' && this.#tcp) {
+      // As text where the message has it: the connection writes a turn's worth as one string.
+      const pending = this.#tcp.send(message, target);
+      this.#count('tcp', message);
+      return pending;
+    }
+    // uWS sends a Buffer as it is; a string it would first copy out as UTF-8.
+    const data = Buffer.isBuffer(message) ? message : typeof message === 'string' ? Buffer.from(message, 'utf8') : message.toBuffer();
     if (target.protocol === 'udp') {
       const pending = this.#udp.send(data, target);
       this.#count('udp', data);
-      return pending;
-    }
-    if (target.protocol === 'tcp' && this.#tcp) {
-      const pending = this.#tcp.send(data, target);
-      this.#count('tcp', data);
       return pending;
     }
     if (target.protocol === 'ws' || target.protocol === 'wss') {
@@ -59,15 +60,20 @@ export class EdgeSender {
   }
 
   /** Counts by method or status class read off the start line, without parsing the message again. */
-  #count(side: Side, data: Buffer): void {
+  #count(side: Side, data: Outgoing): void {
     this.#metrics.messagesOut.inc({ side, type: startLineLabel(data) });
   }
 }
 
 const KNOWN = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE']);
 
-export function startLineLabel(data: Buffer): string {
-  const head = data.toString('latin1', 0, Math.min(data.length, 16));
+export function startLineLabel(data: Outgoing): string {
+  if (typeof data !== 'string' && !Buffer.isBuffer(data)) {
+    if (data.kind === 'request') return KNOWN.has(data.method) ? data.method : 'other';
+    const cls = Math.floor(data.status / 100);
+    return cls >= 1 && cls <= 6 ? `${cls}xx` : 'other';
+  }
+  const head = typeof data === 'string' ? data.slice(0, 16) : data.toString('latin1', 0, Math.min(data.length, 16));
   if (head.startsWith('SIP/2.0 ')) {
     const cls = head.charCodeAt(8) - 0x30;
     return cls >= 1 && cls <= 6 ? `${cls}xx` : 'other';

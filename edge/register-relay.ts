@@ -252,7 +252,7 @@ export class RegisterRelay {
     const branch = p.branch;
     let sent: Promise<void> | void;
     try {
-      sent = o.sender.send(Buffer.from(text, 'utf8'), target);
+      sent = o.sender.send(text, target);
     } catch (err) {
       sent = Promise.reject(err);
     }

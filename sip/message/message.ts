@@ -9,6 +9,7 @@
  * The one exception is the Request-URI, which a proxy rewrites often: `uri` may be assigned, and
  * in-place changes to the object it returns are also noticed when the message is serialised.
  */
+import { isAscii } from 'node:buffer';
 import type { CSeq, HeaderField, SipMessageBase, SipRequest, SipResponse } from './model.js';
 import type { SipUri } from '../grammar/uri.js';
 import type { NameAddr } from '../grammar/name-addr.js';
@@ -620,6 +621,14 @@ export abstract class Message implements SipMessageBase {
     out.write(head, 0, encoding);
     if (body.length > 0) body.copy(out, headLength);
     return out;
+  }
+
+  toText(): string | undefined {
+    if (this.#latin1) return undefined;
+    const body = this.body;
+    if (body.length === 0) return this.#head();
+    // An ASCII body reads back as the same bytes; anything else might not (a lone byte ≥ 0x80).
+    return isAscii(body) ? this.#head() + body.toString('latin1') : undefined;
   }
 
   toString(): string {

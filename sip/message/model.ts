@@ -64,6 +64,11 @@ export interface SipMessageBase {
   skeletonText(): string | undefined;
   /** Wire form; Content-Length is set from the body. */
   toBuffer(): Buffer;
+  /**
+   * The wire form as text whose UTF-8 encoding is exactly toBuffer(), or undefined when there is
+   * none (a body that is not ASCII, a message read byte for byte because it was not UTF-8).
+   */
+  toText(): string | undefined;
   toString(): string;
 }
 

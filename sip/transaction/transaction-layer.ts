@@ -8,7 +8,7 @@ import { createResponse } from '../message/factory.js';
 import { isSipParseError, SipParseError } from '../message/errors.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/model.js';
 import { responseTarget } from '../transport/response-target.js';
-import type { ReceivedFrom, TransportTarget } from '../transport/transport.js';
+import type { Outgoing, ReceivedFrom, TransportTarget } from '../transport/transport.js';
 import { ClientInviteTransaction } from './client-invite-transaction.js';
 import { ClientNonInviteTransaction } from './client-non-invite-transaction.js';
 import type { ClientTransactionDelegate } from './client-transaction-delegate.js';
@@ -27,7 +27,7 @@ import type { TransactionUser } from './transaction-user.js';
 
 /** What the layer sends through: a Transport or a TransportSet. */
 export interface MessageSender {
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> | void;
+  send(message: Outgoing, target: TransportTarget): Promise<void> | void;
 }
 
 export interface TransactionLayerOptions {
@@ -113,7 +113,7 @@ export class TransactionLayer {
    * Sends outside any transaction: the ACK for a 2xx, a stateless response, a stateless forward.
    * The promise rejects with the transport's error; callers must handle it.
    */
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> {
+  send(message: Outgoing, target: TransportTarget): Promise<void> {
     try {
       return Promise.resolve(this.#transport.send(message, target));
     } catch (err) {

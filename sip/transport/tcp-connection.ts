@@ -30,7 +30,9 @@ export class TcpConnection {
   #pendingBytes = 0;
   readonly #maxBuffered: number;
   /** Messages written during this turn of the event loop, sent together at its end (#flush). */
-  #batch: Buffer[] = [];
+  #batch: (Buffer | string)[] = [];
+  /** Whether every message of the batch is text (then it leaves as one string). */
+  #batchText = true;
   #batchBytes = 0;
   /** What every write() of the current batch returned: one promise per batch, not per message. */
   #batchSent: Promise<void> | undefined;
@@ -90,8 +92,12 @@ export class TcpConnection {
     }
   }
 
-  /** Writes one message; resolves once the kernel took it. Bounded: a peer that stops reading gets BUFFER_FULL. */
-  write(data: Buffer): Promise<void> {
+  /**
+   * Writes one message, as bytes or as text (UTF-8); resolves once the kernel took it. Bounded: a
+   * peer that stops reading gets BUFFER_FULL. A text's length counts as its size: at least one
+   * byte per character, which is what the bound is for.
+   */
+  write(data: Buffer | string): Promise<void> {
     if (this.state === 'closed') {
       return Promise.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} is closed`));
     }
@@ -114,7 +120,7 @@ export class TcpConnection {
     return this.#write(data);
   }
 
-  #write(data: Buffer): Promise<void> {
+  #write(data: Buffer | string): Promise<void> {
     if (this.state === 'closed' || this.socket.destroyed) {
       return Promise.reject(new TransportError('SIP_TRANSPORT_CONNECTION_CLOSED', `TCP connection ${this.id} is closed`));
     }
@@ -130,13 +136,16 @@ export class TcpConnection {
     }
     this.#batch.push(data);
     this.#batchBytes += data.length;
+    if (typeof data !== 'string') this.#batchText = false;
     return this.#batchSent;
   }
 
   #flushBatch(): void {
     const batch = this.#batch;
+    const text = this.#batchText;
     const settle = this.#batchSettle!;
     this.#batch = [];
+    this.#batchText = true;
     this.#batchBytes = 0;
     this.#batchSent = undefined;
     this.#batchSettle = undefined;
@@ -150,6 +159,12 @@ export class TcpConnection {
     };
     if (batch.length === 1) {
       this.socket.write(batch[0]!, done);
+      return;
+    }
+    if (text) {
+      // One string, one write: Node encodes it straight into the write's own storage (on the
+      // stack up to 16 KiB), with no Buffer in between.
+      this.socket.write(batch.join(''), done);
       return;
     }
     // One writev of the buffers as they are: copying them into one (a new, unpooled backing store

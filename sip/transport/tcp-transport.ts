@@ -14,7 +14,7 @@ import { StreamParser } from '../message/stream-parser.js';
 import { TransportError } from './errors.js';
 import { unbracket } from './response-target.js';
 import { TcpConnection } from './tcp-connection.js';
-import { normalizeAddress, type ConnectionInfo, type ReceivedFrom, type Transport, type TransportHandler, type TransportTarget } from './transport.js';
+import { normalizeAddress, type ConnectionInfo, type Outgoing, type ReceivedFrom, type Transport, type TransportHandler, type TransportTarget } from './transport.js';
 
 export interface TcpTransportOptions {
   /** Address to listen on; '0.0.0.0' by default. */
@@ -133,11 +133,12 @@ export class TcpTransport implements Transport {
     this.#handler = handler;
   }
 
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> {
+  send(message: Outgoing, target: TransportTarget): Promise<void> {
     if (this.#closed) return Promise.reject(new TransportError('SIP_TRANSPORT_CLOSED', 'TCP transport is closed'));
-    let data: Buffer;
+    let data: Buffer | string;
     try {
-      data = Buffer.isBuffer(message) ? message : message.toBuffer();
+      // Text where the message has it: the connection writes a turn's worth of text as one string.
+      data = typeof message === 'string' || Buffer.isBuffer(message) ? message : (message.toText() ?? message.toBuffer());
     } catch (err) {
       return Promise.reject(err);
     }

@@ -8,7 +8,7 @@ import { applyReceived } from '../message/proxy-helpers.js';
 import { isSipParseError } from '../message/errors.js';
 import net from 'node:net';
 import { TransportError } from './errors.js';
-import type { ReceivedFrom, Transport, TransportHandler, TransportProtocol, TransportTarget } from './transport.js';
+import type { Outgoing, ReceivedFrom, Transport, TransportHandler, TransportProtocol, TransportTarget } from './transport.js';
 
 export interface TransportSetOptions {
   /** RFC 3261 §18.2.1 / RFC 3581 stamping of received/rport on requests. Default true. */
@@ -63,7 +63,7 @@ export class TransportSet {
   }
 
   /** Sends through the selected transport; rejects (never throws) with a TransportError. */
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> {
+  send(message: Outgoing, target: TransportTarget): Promise<void> {
     const transport = this.select(target);
     if (!transport) {
       return Promise.reject(new TransportError('SIP_TRANSPORT_NO_TRANSPORT', `no ${target.protocol} transport for ${target.host}:${target.port}`));

@@ -85,6 +85,20 @@ export interface TransportHandler {
   onError?(error: Error): void;
 }
 
+/**
+ * What a transport is given to send: a message, its bytes, or its text (sent as UTF-8). Text lets
+ * a stream transport write the messages of one event-loop turn as one string, with no Buffer per
+ * message: each Buffer came out of an 8 KiB pool, and a new pool every few messages was an
+ * ArrayBuffer the collector tracks.
+ */
+export type Outgoing = SipMessage | Buffer | string;
+
+/** The bytes of what is to be sent, for transports that need them (datagrams). */
+export function outgoingBytes(message: Outgoing): Buffer {
+  if (typeof message === 'string') return Buffer.from(message, 'utf8');
+  return Buffer.isBuffer(message) ? message : message.toBuffer();
+}
+
 export interface Transport {
   readonly protocol: TransportProtocol;
   /** RFC 3261 §17: reliable transports get no retransmission timers and zero-length wait states. */
@@ -94,7 +108,7 @@ export interface Transport {
   readonly localPort: number;
   readonly family: 'IPv4' | 'IPv6';
   setHandler(handler: TransportHandler): void;
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> | void;
+  send(message: Outgoing, target: TransportTarget): Promise<void> | void;
   /** True when this transport owns that open connection (lets a TransportSet route by connectionId). */
   hasConnection?(connectionId: string): boolean;
   close(): Promise<void> | void;

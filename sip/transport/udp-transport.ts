@@ -6,10 +6,9 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import type { SipMessage } from '../message/model.js';
 import { parseMessage, type ParseLimits } from '../message/parser.js';
 import { TransportError } from './errors.js';
-import { normalizeAddress, type ReceivedFrom, type Transport, type TransportHandler, type TransportTarget } from './transport.js';
+import { normalizeAddress, outgoingBytes, type Outgoing, type ReceivedFrom, type Transport, type TransportHandler, type TransportTarget } from './transport.js';
 
 
 export interface UdpTransportOptions {
@@ -109,9 +108,9 @@ export class UdpTransport implements Transport {
     this.#handler = handler;
   }
 
-  send(message: SipMessage | Buffer, target: TransportTarget): Promise<void> {
+  send(message: Outgoing, target: TransportTarget): Promise<void> {
     if (this.#closed) return Promise.reject(new TransportError('SIP_TRANSPORT_CLOSED', 'UDP transport is closed'));
-    const data = Buffer.isBuffer(message) ? message : message.toBuffer();
+    const data = outgoingBytes(message);
     if (data.length > this.maxDatagramSize) {
       return Promise.reject(
         new TransportError(

@@ -267,6 +267,21 @@ t.test('skeletonText(): the skeleton as one flat string that parses back to the 
   t.equal(latin1.message.skeletonText(), undefined, 'bytes that are not UTF-8: no text form');
 });
 
+t.test('toText(): text whose UTF-8 is exactly toBuffer(), when the message has one', async (t) => {
+  const parsed = parseMessage(Buffer.from(INVITE));
+  if (!parsed.ok) throw new Error('fixture does not parse');
+  const withBody = parsed.message;
+  t.ok(withBody.body.length > 0, 'the fixture has a body');
+  t.equal(Buffer.from(withBody.toText()!, 'utf8').compare(withBody.toBuffer()), 0, 'an ASCII body: the same bytes');
+  const noBody = new Response(200, 'OK', [['Via', 'SIP/2.0/TCP a.example;branch=z9hG4bKx'], ['Contact', '<sip:b@ü.example>']]);
+  t.equal(Buffer.from(noBody.toText()!, 'utf8').compare(noBody.toBuffer()), 0, 'UTF-8 headers, no body: the same bytes');
+  const utf8Body = new Request('MESSAGE', 'sip:b@example.com', [['Content-Type', 'text/plain']], Buffer.from('grüß', 'utf8'));
+  t.equal(utf8Body.toText(), undefined, 'a body that is not ASCII: no text form (the buffer is sent)');
+  const latin1 = parseMessage(Buffer.concat([Buffer.from(INVITE.slice(0, INVITE.indexOf('To:')), 'latin1'), Buffer.from([0x54, 0x6f, 0x3a, 0x20, 0xe9]), Buffer.from(INVITE.slice(INVITE.indexOf('To:') + 3), 'latin1')]));
+  if (!latin1.ok) throw new Error('latin1 fixture does not parse');
+  t.equal(latin1.message.toText(), undefined, 'bytes that are not UTF-8: no text form');
+});
+
 t.test('skeleton(): the start line, Via, From, To, Call-ID and CSeq only — what a waiting transaction keeps', async (t) => {
   const parsed = parseMessage(Buffer.from(INVITE));
   if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('fixture does not parse');

@@ -251,6 +251,38 @@ t.test('TCP: messages sent in one turn of the event loop leave in one write, in 
   t.equal(writes, 2, `then one more write (${writes} in all)`);
 });
 
+t.test('TCP: text, parsed messages and buffers sent in one turn leave in one write, byte for byte, in order', async (t) => {
+  const a = await server(t);
+  const c = await rawClient(t, a.transport.localPort);
+  const [open] = await a.events.waitFor('open');
+  const proto = net.Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+  const original = proto._writeGeneric;
+  const written: unknown[] = [];
+  proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
+    if (this.remotePort === c.socket.localPort) written.push(args[1]);
+    return original.apply(this, args);
+  };
+  t.teardown(() => {
+    proto._writeGeneric = original;
+  });
+  const target = { protocol: 'tcp' as const, host: '127.0.0.1', port: 1, connectionId: open!.info.connectionId };
+  const texts = [1, 2, 3].map((i) => sipRequest('MESSAGE', `z9hG4bKtext${i}`, `t${i} grüße`));
+  const parsed = parseMessage(Buffer.from(sipRequest('MESSAGE', 'z9hG4bKparsed', 'p1')));
+  if (!parsed.ok) throw new Error('fixture does not parse');
+  await Promise.all([...texts.map((text) => a.transport.send(text, target)), a.transport.send(parsed.message, target)]);
+  t.equal(written.length, 1, 'three texts and a parsed message: one write');
+  t.equal(typeof written[0], 'string', 'written as one string, no Buffer per message');
+  const want = Buffer.concat([Buffer.from(texts.join(''), 'utf8'), parsed.message.toBuffer()]).toString('latin1');
+  await c.until(() => c.state.data.length >= want.length);
+  t.equal(c.state.data, want, 'the bytes are the UTF-8 of the texts, then the parsed message, in order');
+  // A Buffer in the same turn: still one write (a writev of them all), still in order.
+  const before = c.state.data.length;
+  await Promise.all([a.transport.send(sipRequest('OPTIONS', 'z9hG4bKopt', 't1 grüße'), target), a.transport.send(Buffer.from(sipRequest('MESSAGE', 'z9hG4bKbuf', 'b1')), target)]);
+  t.equal(written.length, 2, 'a text and a buffer: one more write');
+  await c.until(() => c.state.data.slice(before).includes('\r\n\r\nb1'));
+  t.match(c.state.data.slice(before), /^OPTIONS [^]*\r\n\r\nt1 gr[^]*MESSAGE [^]*\r\n\r\nb1$/, 'the text first, then the buffer');
+});
+
 t.test('TCP: a batch still waiting for the end of the turn fails as a whole when its connection closes, and counts toward the write bound', async (t) => {
   const a = await server(t, { maxWriteBuffer: 2500 });
   await rawClient(t, a.transport.localPort);

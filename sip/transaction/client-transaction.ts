@@ -2,7 +2,7 @@
 import type { SipRequest, SipResponse } from '../message/model.js';
 import { isReliableProtocol, type TransportTarget } from '../transport/transport.js';
 import type { ClientTransactionDelegate } from './client-transaction-delegate.js';
-import { Transaction, type TransactionContext } from './transaction.js';
+import { Transaction, wireOf, type TransactionContext } from './transaction.js';
 import type { TransactionState } from './transaction-state.js';
 
 const NOTHING = Buffer.alloc(0);
@@ -15,7 +15,7 @@ export abstract class ClientTransaction extends Transaction {
    * The request as serialized once; retransmissions are byte-identical. Emptied once the
    * transaction only waits (Completed, Accepted): nothing re-sends the request from there.
    */
-  protected wire: Buffer;
+  protected wire: Buffer | string;
   #started = false;
 
   protected constructor(
@@ -29,7 +29,7 @@ export abstract class ClientTransaction extends Transaction {
     super(id, request, isReliableProtocol(target.protocol), initial, ctx);
     this.target = { ...target };
     this.delegate = delegate;
-    this.wire = request.toBuffer();
+    this.wire = wireOf(request, this.reliable);
   }
 
   /** Sends the request and starts the timers. Called once by the layer after registering the transaction. */

@@ -28,9 +28,9 @@ const TRYING_DELAY_MS = 200;
 export class ServerInviteTransaction extends ServerTransaction {
   readonly kind = 'server-invite' as const;
   /** Last provisional sent, re-sent when the INVITE is retransmitted in Proceeding. */
-  #provisional: Buffer | undefined;
+  #provisional: Buffer | string | undefined;
   /** The non-2xx final response, retransmitted by Timer G and on INVITE retransmissions. */
-  #final: Buffer | undefined;
+  #final: Buffer | string | undefined;
   #timerG = 0;
   readonly #trying: TryingPolicy;
 

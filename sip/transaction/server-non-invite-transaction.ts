@@ -11,7 +11,7 @@ import type { TransactionContext } from './transaction.js';
 
 export class ServerNonInviteTransaction extends ServerTransaction {
   readonly kind = 'server-non-invite' as const;
-  #provisional: Buffer | undefined;
+  #provisional: Buffer | string | undefined;
   /**
    * The final response's bytes as a latin1 string, one byte per char, kept for 64*T1 on UDP: a
    * Buffer would be a slice of an 8 KiB pool chunk, and thousands of them waiting out Timer J kept
@@ -47,7 +47,8 @@ export class ServerNonInviteTransaction extends ServerTransaction {
           // MUST be passed to the transport layer for transmission." (Likewise from "Trying".)
           const wire = this.sendResponse(response);
           this.transition('completed');
-          if (!this.reliable) this.#final = wire.toString('latin1');
+          // Over UDP the wire is bytes (wireOf); kept as a string, not a slice of an 8 KiB pool.
+          if (!this.reliable && typeof wire !== 'string') this.#final = wire.toString('latin1');
           // "When the server transaction enters the "Completed" state, it MUST set Timer J to fire
           // in 64*T1 seconds for unreliable transports, and zero seconds for reliable transports."
           // "The server transaction remains in this state until Timer J fires, at which point it

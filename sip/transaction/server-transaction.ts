@@ -2,7 +2,7 @@
 import type { SipRequest, SipResponse } from '../message/model.js';
 import { isReliableProtocol, type ReceivedFrom, type TransportTarget } from '../transport/transport.js';
 import type { ServerTransactionDelegate } from './server-transaction-delegate.js';
-import { Transaction, type TransactionContext } from './transaction.js';
+import { Transaction, wireOf, type TransactionContext } from './transaction.js';
 import type { TransactionState } from './transaction-state.js';
 
 /** Until the TU sets its own: shared, so a transaction nobody listens to carries no object for it. */
@@ -72,7 +72,7 @@ export abstract class ServerTransaction extends Transaction {
     super.retire();
   }
 
-  protected sendResponse(response: SipResponse, wire: Buffer = response.toBuffer()): Buffer {
+  protected sendResponse(response: SipResponse, wire: Buffer | string = wireOf(response, this.reliable)): Buffer | string {
     this.#lastResponse = response;
     this.transmit(wire, this.responseTarget);
     return wire;

@@ -19,9 +19,18 @@ export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K
 export interface TransactionContext {
   readonly clock: Clock;
   readonly timers: TimerSettings;
-  /** Hands bytes to the transport; may throw or reject, both become a transport error. */
-  send(data: Buffer, target: TransportTarget): Promise<void> | void;
+  /** Hands bytes (or text, see wireOf) to the transport; may throw or reject, both become a transport error. */
+  send(data: Buffer | string, target: TransportTarget): Promise<void> | void;
   readonly observer?: TransactionObserver;
+}
+
+/**
+ * What a transaction hands the transport for a message. Over a reliable transport, its text where
+ * it has one: a stream writes the texts of one event-loop turn as one string, and nothing is ever
+ * re-sent there. Otherwise the bytes, which retransmissions repeat exactly.
+ */
+export function wireOf(message: SipMessage, reliable: boolean): Buffer | string {
+  return reliable ? (message.toText() ?? message.toBuffer()) : message.toBuffer();
 }
 
 export abstract class Transaction {
@@ -223,7 +232,7 @@ export abstract class Transaction {
    * Passes bytes to the transport. A failure arriving later is ignored when the transaction has
    * terminated meanwhile; otherwise it becomes onTransportFailure (§17.1.4, §17.2.4).
    */
-  protected transmit(data: Buffer, target: TransportTarget, retransmission?: RetransmissionKind): void {
+  protected transmit(data: Buffer | string, target: TransportTarget, retransmission?: RetransmissionKind): void {
     if (retransmission) this.ctx.observer?.onRetransmit?.(this, retransmission);
     let pending: Promise<void> | void;
     try {

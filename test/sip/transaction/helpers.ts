@@ -2,7 +2,7 @@
 import { parseMessage } from '../../../sip/message/parser.js';
 import { createResponse } from '../../../sip/message/factory.js';
 import type { SipMessage, SipRequest, SipResponse } from '../../../sip/message/model.js';
-import type { TransportTarget } from '../../../sip/transport/transport.js';
+import { outgoingBytes, type Outgoing, type TransportTarget } from '../../../sip/transport/transport.js';
 import { ManualClock } from '../../../sip/transaction/manual-clock.js';
 import { resolveTimerSettings } from '../../../sip/transaction/timers.js';
 import type { TransactionContext } from '../../../sip/transaction/transaction.js';
@@ -81,8 +81,8 @@ export class RecordingSender {
   fail: Error | undefined;
   constructor(readonly clock: { now(): number }) {}
 
-  send(data: SipMessage | Buffer, target: TransportTarget): Promise<void> {
-    const buf = Buffer.isBuffer(data) ? data : data.toBuffer();
+  send(data: Outgoing, target: TransportTarget): Promise<void> {
+    const buf = outgoingBytes(data);
     if (this.fail) return Promise.reject(this.fail);
     this.sent.push({ data: buf, target, message: parse(buf.toString('latin1')), at: this.clock.now() });
     return Promise.resolve();

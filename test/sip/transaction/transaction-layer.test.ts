@@ -8,7 +8,7 @@ import { TransactionLayer } from '../../../sip/transaction/transaction-layer.js'
 import type { ServerTransaction } from '../../../sip/transaction/server-transaction.js';
 import type { TransactionUser } from '../../../sip/transaction/transaction-user.js';
 import { TransactionError } from '../../../sip/transaction/errors.js';
-import type { ReceivedFrom, TransportTarget } from '../../../sip/transport/transport.js';
+import { outgoingBytes, type Outgoing, type ReceivedFrom, type TransportTarget } from '../../../sip/transport/transport.js';
 import { parseRequest, RecordingSender, request, response, UDP_TARGET } from './helpers.js';
 
 const SRC: ReceivedFrom = { protocol: 'udp', remoteAddress: '192.0.2.1', remotePort: 5060, localAddress: '192.0.2.9', localPort: 5060 };
@@ -233,8 +233,8 @@ t.test('end to end over a lossy network: lost INVITE, lost final response and lo
   let dropped = 0;
   const drops = new Map<string, number>([['INVITE', 1], ['486', 2], ['ACK', 1]]);
   const wire = (deliver: () => TransactionLayer, from: typeof A) => ({
-    send(data: SipMessage | Buffer, _target: TransportTarget) {
-      const bytes = Buffer.isBuffer(data) ? data : data.toBuffer();
+    send(data: Outgoing, _target: TransportTarget) {
+      const bytes = outgoingBytes(data);
       const parsed = parseMessage(bytes);
       if (!parsed.ok) throw new Error('unparsable on the wire');
       const label = parsed.message.kind === 'request' ? parsed.message.method : String(parsed.message.status);

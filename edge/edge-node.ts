@@ -362,6 +362,9 @@ export class EdgeNode {
       return;
     }
     const message = result.message;
+    // `data` dies with the frame's callback (ws-listener.ts); a body the transactions keep (an
+    // INVITE's offer, re-sent to another core on failover) must be bytes of its own.
+    if (message.body.length > 0) message.body = Buffer.from(message.body);
     this.metrics.messagesIn.inc({ side: 'ws', type: messageLabel(message) });
     // The relay takes a REGISTER as the text it came in (ASCII: written back byte for byte).
     if (message.kind === 'request' && this.#relay !== undefined && isAscii(data) && this.#relay.relay(message as Request, flow)) return;

@@ -30,6 +30,7 @@ export interface WsListenerOptions {
 export interface WsListenerDelegate {
   onFlowOpen(flow: Flow): void;
   /** One SIP message (or garbage) from the browser, already rate-checked. */
+  /** `data` views uWS's frame and is valid only during this call: copy whatever outlives it. */
   onFrame(flow: Flow, data: Buffer, binary: boolean): void;
   onKeepalive(flow: Flow, kind: 'crlf' | 'ping'): void;
   onRefusal(cause: RefusalCause): void;
@@ -117,8 +118,10 @@ export class WsListener {
           if (verdict === 'close') flow.close('flood');
           return;
         }
-        // The ArrayBuffer is neutered when this callback returns: copy before anything keeps a view.
-        const data = Buffer.from(new Uint8Array(message));
+        // A view, not a copy: uWS neuters the ArrayBuffer when this callback returns, so the
+        // delegate copies what it keeps (the parser's text is its own; a body is copied). A copy
+        // of every frame was a share of a new 8 KiB pool every few frames.
+        const data = Buffer.from(message);
         if (isKeepalive(data)) {
           flow.greeted = true;
           // RFC 5626 §4.4.1: "When a server receives a double CRLF ping, it MUST respond with a

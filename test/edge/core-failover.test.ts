@@ -107,6 +107,29 @@ t.test('RFC 3261 §16.7: before any response a timed-out request is retried else
   t.equal(b.requests('INVITE').length, 0, 'never re-sent after a provisional');
 });
 
+t.test('an INVITE re-sent to another core after its frame is long gone still carries its offer, byte for byte', async (t) => {
+  // The edge parses a browser's frame from a view of uWS's buffer, which dies with the callback:
+  // the body must have been copied for a re-send seconds later to carry it.
+  const fx = await startEdge(t, { probeInterval: 600_000, failureThreshold: 100, timers: { t1: 10, t2: 40 } }, 2);
+  const [a, b] = fx.cores as [FakeCore, FakeCore];
+  const id = callIdFor(fx, a, 'inv-body');
+  a.onRequest = (req) => req.method === 'INVITE'; // swallows INVITEs: Timer B moves it to b
+  b.onRequest = (req, reply) => {
+    if (req.method === 'INVITE') reply(createResponse(req, 486, undefined, { toTag: 'busy' }));
+    return req.method === 'INVITE';
+  };
+  const client = await fx.connect();
+  const sent = invite({ callId: id });
+  client.send(sent);
+  await client.waitForSip(/^SIP\/2.0 486/, 3000);
+  const offer = sent.slice(sent.indexOf('\r\n\r\n') + 4);
+  const onA = a.requests('INVITE').find((r) => r.callId === id);
+  const onB = b.requests('INVITE').find((r) => r.callId === id);
+  t.ok(onA && onB, 'tried on a, then on b');
+  t.equal(onA?.body.toString('utf8'), offer, 'the first try carries the offer');
+  t.equal(onB?.body.toString('utf8'), offer, 'the re-send carries the same offer');
+});
+
 t.test('RFC 3261 §16.7: when every core timed out the browser gets 408, once', async (t) => {
   const fx = await startEdge(t, { probeInterval: 600_000, failureThreshold: 100, timers: { t1: 10, t2: 40 } }, 2);
   for (const c of fx.cores) c.onRequest = (req) => req.method === 'REGISTER';

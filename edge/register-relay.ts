@@ -113,6 +113,8 @@ export class RegisterRelay {
   readonly #freeSlots: number[] = [];
   readonly #timerF: WaitQueue;
   readonly #via: string;
+  /** Where an answer is written without our Via on its way to the browser (see answer()). */
+  readonly #answerBuffer = Buffer.allocUnsafeSlow(4096);
   #closed = false;
 
   constructor(options: RegisterRelayOptions) {
@@ -191,7 +193,11 @@ export class RegisterRelay {
       this.#finish(p);
       if (status < 300) this.#applyFlowTimer(p.flow, head, end);
     }
-    const out = Buffer.allocUnsafe(bytes.length - (via.lineEnd - via.lineStart));
+    const length = bytes.length - (via.lineEnd - via.lineStart);
+    // Written into one buffer reused for every answer: a flow's send hands the bytes to uWS, which
+    // copies them before returning, so nothing holds them afterwards (a new Buffer per answer was
+    // a share of a new 8 KiB pool every few answers).
+    const out = length <= this.#answerBuffer.length ? this.#answerBuffer.subarray(0, length) : Buffer.allocUnsafe(length);
     bytes.copy(out, 0, 0, via.lineStart);
     bytes.copy(out, via.lineStart, via.lineEnd);
     this.#toFlow(p.flow, out);

@@ -25,11 +25,12 @@ import { MemoryLocationStore } from '../../core/location/memory-store.js';
 import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
 import { listenAnswering } from '../kamailio/floor-answer.js';
 import { ClosedLoop, envCount, importBuild, median } from '../harness/closed-loop.js';
+import { FORWARDED_REGISTER_DOMAIN, forwardedRegister } from '../harness/forwarded-register.js';
 
 const SECRET = 'register-harness-secret';
 /** The edge the REGISTERs claim to come through: its node id is in the flow token of the Path. */
 const EDGE = { host: '127.0.0.1', port: 5999 };
-const DOMAIN = 'bench.example';
+const DOMAIN = FORWARDED_REGISTER_DOMAIN;
 
 export interface HarnessOptions {
   uas: number;
@@ -71,29 +72,6 @@ function startCore(m: CoreModules): CoreNode {
   );
 }
 
-function registerText(ua: number, cseq: number, token: string): string {
-  const id = `ua${ua}`;
-  return [
-    `REGISTER sip:${DOMAIN} SIP/2.0`,
-    `Via: SIP/2.0/TCP ${EDGE.host}:${EDGE.port};branch=z9hG4bKedge${ua}x${cseq}`,
-    `Via: SIP/2.0/WSS ${id}.invalid;branch=z9hG4bK${id}x${cseq};received=127.0.0.1`,
-    'Max-Forwards: 69',
-    `To: <sip:${id}@${DOMAIN}>`,
-    `From: "${id}" <sip:${id}@${DOMAIN}>;tag=t${id}`,
-    `Call-ID: c${id}-harness`,
-    `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:${id}@${id}.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:00000000-0000-4000-8000-${String(ua).padStart(12, '0')}>";expires=600`,
-    'Expires: 600',
-    'Allow: ACK,CANCEL,INVITE,MESSAGE,BYE,OPTIONS,INFO,NOTIFY,REFER',
-    'Supported: path, gruu, outbound',
-    'User-Agent: SIP.js/0.21.2',
-    `Path: <sip:${token}@${EDGE.host}:${EDGE.port};transport=tcp;lr;ob>`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
 /** One closed-loop TCP client, sending REGISTERs as an edge's relay forwards them. */
 class TcpClosedLoop extends ClosedLoop {
   readonly #socket: net.Socket;
@@ -122,7 +100,7 @@ class TcpClosedLoop extends ClosedLoop {
   }
 
   protected send(ua: number): void {
-    this.#socket.write(registerText(ua, ++this.#cseqs[ua]!, this.#token));
+    this.#socket.write(forwardedRegister(ua, ++this.#cseqs[ua]!, this.#token, EDGE));
   }
 
   #read(data: Buffer): void {

@@ -15,6 +15,7 @@ import { randomToken } from '../../sip/message/factory.js';
 import { Response } from '../../sip/message/message.js';
 import { StreamParser } from '../../sip/message/stream-parser.js';
 import { envCount, importBuild, median } from '../harness/closed-loop.js';
+import { forwardedRegister } from '../harness/forwarded-register.js';
 
 interface Helpers {
   HotCounter: typeof HotCounter;
@@ -41,30 +42,6 @@ const REGISTRAR_CONTACT =
   'pub-gruu="sip:ua17@bench.example;gr=urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f9a0b";' +
   `temp-gruu="sip:tgruu.${'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'.repeat(3)}@bench.example;gr"`;
 
-/** A REGISTER as an edge's relay forwards it to a core over TCP. */
-function forwardedRegister(ua: number, cseq: number): string {
-  const id = `ua${ua}`;
-  return [
-    'REGISTER sip:bench.example SIP/2.0',
-    `Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKedge${ua}x${cseq}`,
-    `Via: SIP/2.0/WSS ${id}.invalid;branch=z9hG4bK${id}x${cseq};received=127.0.0.1`,
-    'Max-Forwards: 69',
-    `To: <sip:${id}@bench.example>`,
-    `From: "${id}" <sip:${id}@bench.example>;tag=t${id}`,
-    `Call-ID: c${id}-hot-paths`,
-    `CSeq: ${cseq} REGISTER`,
-    `Contact: <sip:${id}@${id}.invalid;transport=ws>;+sip.ice;reg-id=1;+sip.instance="<urn:uuid:00000000-0000-4000-8000-${String(ua).padStart(12, '0')}>";expires=600`,
-    'Expires: 600',
-    'Allow: ACK,CANCEL,INVITE,MESSAGE,BYE,OPTIONS,INFO,NOTIFY,REFER',
-    'Supported: path, gruu, outbound',
-    'User-Agent: SIP.js/0.21.2',
-    `Path: <sip:${'A'.repeat(54)}@127.0.0.1:5999;transport=tcp;lr;ob>`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
 export interface HotPathResult {
   calls: number;
   runs: number;
@@ -83,7 +60,7 @@ function measure(h: Helpers, calls: number): HotPathFigures {
   const keys = new Map<string, number>();
   // Distinct strings, as each REGISTER's Contact is: a value seen before may be cached by V8.
   const contacts = Array.from({ length: 64 }, (_, i) => REGISTRAR_CONTACT.replace('ua17', `ua${i}`));
-  const reads = Array.from({ length: 8 }, (_, r) => Buffer.from(Array.from({ length: 8 }, (_, i) => forwardedRegister(r * 8 + i, r + 1)).join('')));
+  const reads = Array.from({ length: 8 }, (_, r) => Buffer.from(Array.from({ length: 8 }, (_, i) => forwardedRegister(r * 8 + i, r + 1, 'A'.repeat(54))).join('')));
   let framed = 0;
   const framer = new h.StreamParser({ onFrame: () => (framed++, true) });
   return {

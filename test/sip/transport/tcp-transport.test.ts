@@ -37,6 +37,35 @@ async function rawClient(t: Test, port: number, host = '127.0.0.1') {
   return { socket, state, until };
 }
 
+/**
+ * What the stream hands to libuv on the connection to `peerPort` (each call is one write or writev
+ * syscall): the data of each, a string, a Buffer or the array of a writev.
+ */
+function recordWrites(t: Test, peerPort: number): unknown[] {
+  const proto = net.Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+  const original = proto._writeGeneric;
+  const written: unknown[] = [];
+  proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
+    // Only the server's end of this connection (tap's own output is a socket too).
+    if (this.remotePort === peerPort) written.push(args[1]);
+    return original.apply(this, args);
+  };
+  t.teardown(() => {
+    proto._writeGeneric = original;
+  });
+  return written;
+}
+
+/** A server, a raw client connected to it, and what the server writes on that connection. */
+async function watchedConnection(t: Test) {
+  const a = await server(t);
+  const c = await rawClient(t, a.transport.localPort);
+  const [open] = await a.events.waitFor('open');
+  const written = recordWrites(t, c.socket.localPort!);
+  const target = { protocol: 'tcp' as const, host: '127.0.0.1', port: 1, connectionId: open!.info.connectionId };
+  return { a, c, written, target };
+}
+
 t.test('TCP framing: a message split into many small chunks arrives once, whole', async (t) => {
   const { events, transport } = await server(t);
   const c = await rawClient(t, transport.localPort);
@@ -225,47 +254,19 @@ t.test('TCP: sends issued while a connection is still opening share it, in order
 });
 
 t.test('TCP: messages sent in one turn of the event loop leave in one write, in order', async (t) => {
-  const a = await server(t);
-  const c = await rawClient(t, a.transport.localPort);
-  const [open] = await a.events.waitFor('open');
-  // Count what the stream hands to libuv: each call is one write(v) syscall.
-  const proto = net.Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
-  const original = proto._writeGeneric;
-  let writes = 0;
-  proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
-    // Only the server's end of this connection (tap's own output is a socket too).
-    if (this.remotePort === c.socket.localPort) writes++;
-    return original.apply(this, args);
-  };
-  t.teardown(() => {
-    proto._writeGeneric = original;
-  });
-  const target = { protocol: 'tcp' as const, host: '127.0.0.1', port: 1, connectionId: open!.info.connectionId };
+  const { a, c, written, target } = await watchedConnection(t);
   await Promise.all([1, 2, 3, 4, 5].map((i) => a.transport.send(Buffer.from(sipRequest('MESSAGE', `z9hG4bKbatch${i}`, `b${i}`)), target)));
-  t.equal(writes, 1, `five messages, ${writes} write(s)`);
+  t.equal(written.length, 1, `five messages, ${written.length} write(s)`);
   await c.until(() => (c.state.data.match(/MESSAGE sip:/g) ?? []).length === 5);
   t.same([...c.state.data.matchAll(/\r\n\r\n(b\d)/g)].map((m) => m[1]), ['b1', 'b2', 'b3', 'b4', 'b5'], 'all five, in order');
   // A later turn writes again: the cork was released.
   await a.transport.send(Buffer.from(sipRequest('MESSAGE', 'z9hG4bKbatch6', 'b6')), target);
   await c.until(() => c.state.data.includes('\r\n\r\nb6'));
-  t.equal(writes, 2, `then one more write (${writes} in all)`);
+  t.equal(written.length, 2, `then one more write (${written.length} in all)`);
 });
 
 t.test('TCP: text, parsed messages and buffers sent in one turn leave in one write, byte for byte, in order', async (t) => {
-  const a = await server(t);
-  const c = await rawClient(t, a.transport.localPort);
-  const [open] = await a.events.waitFor('open');
-  const proto = net.Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
-  const original = proto._writeGeneric;
-  const written: unknown[] = [];
-  proto._writeGeneric = function (this: net.Socket, ...args: unknown[]) {
-    if (this.remotePort === c.socket.localPort) written.push(args[1]);
-    return original.apply(this, args);
-  };
-  t.teardown(() => {
-    proto._writeGeneric = original;
-  });
-  const target = { protocol: 'tcp' as const, host: '127.0.0.1', port: 1, connectionId: open!.info.connectionId };
+  const { a, c, written, target } = await watchedConnection(t);
   const texts = [1, 2, 3].map((i) => sipRequest('MESSAGE', `z9hG4bKtext${i}`, `t${i} grüße`));
   const parsed = parseMessage(Buffer.from(sipRequest('MESSAGE', 'z9hG4bKparsed', 'p1')));
   if (!parsed.ok) throw new Error('fixture does not parse');

@@ -29,8 +29,10 @@ export interface WsListenerOptions {
 
 export interface WsListenerDelegate {
   onFlowOpen(flow: Flow): void;
-  /** One SIP message (or garbage) from the browser, already rate-checked. */
-  /** `data` views uWS's frame and is valid only during this call: copy whatever outlives it. */
+  /**
+   * One SIP message (or garbage) from the browser, already rate-checked. `data` views uWS's frame
+   * and is valid only during this call: copy whatever outlives it.
+   */
   onFrame(flow: Flow, data: Buffer, binary: boolean): void;
   onKeepalive(flow: Flow, kind: 'crlf' | 'ping'): void;
   onRefusal(cause: RefusalCause): void;

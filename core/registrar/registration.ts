@@ -110,7 +110,11 @@ function parseContact(na: NameAddr, fallbackExpires: number): ParsedContact | 'b
   const uri = formatUri(na.uri);
   // RFC 5626 §6: reg-id without +sip.instance is ignored as outbound (treated as a plain contact).
   if (instance === undefined) regId = undefined;
-  return { uri, expires, q, ...(instance !== undefined ? { instance } : {}), ...(regId !== undefined ? { regId } : {}), key: bindingKey(uri, instance, regId) };
+  // Optional keys added only when present (absent, not undefined), without a spread's temporary objects.
+  const c: ParsedContact = { uri, expires, q, key: bindingKey(uri, instance, regId) };
+  if (instance !== undefined) c.instance = instance;
+  if (regId !== undefined) c.regId = regId;
+  return c;
 }
 
 export function decideRegister(input: RegisterInput): RegisterDecision {
@@ -154,17 +158,24 @@ export function decideRegister(input: RegisterInput): RegisterDecision {
   // not contain 'ob' ... it MUST reject the request with a 439" — unless we hold the flow ourselves.
   if (outbound && input.firstHop === 'plain-edge') return { ok: false, error: 'first-hop-lacks-outbound' };
 
-  const byKey = new Map(live.map((b) => [b.key, b]));
+  // The AOR's bindings as they will be, in the store's order with new ones last (what a Map by key
+  // gave). An array searched by key: an AOR holds a handful of bindings (maxContactsPerAor), and a
+  // Map per REGISTER was the largest of the registrar's allocations. `live` is this call's own copy.
+  const current = live;
   const upsert: Binding[] = [];
   const removeKeys: string[] = [];
+  const userAgent = request.get('User-Agent');
   for (const c of parsed) {
-    const old = byKey.get(c.key);
+    const at = indexOfKey(current, c.key);
+    const old = at < 0 ? undefined : current[at];
     // §10.3 step 7: "If the binding does exist ... if the Call-ID is the same, the CSeq must be higher
     // ... If it is not, the registrar MUST ... abort the request" (out-of-order refresh).
     if (old && old.callId === callId && cseq <= old.cseq) return { ok: false, error: 'out-of-order' };
     if (c.expires === 0) {
-      if (old) removeKeys.push(c.key);
-      byKey.delete(c.key);
+      if (old) {
+        removeKeys.push(c.key);
+        current.splice(at, 1);
+      }
       continue;
     }
     const binding: Binding = {
@@ -177,16 +188,22 @@ export function decideRegister(input: RegisterInput): RegisterDecision {
       cseq,
       expiresAt: now + c.expires * 1000,
       createdAt: old && old.callId === callId ? old.createdAt : now,
-      ...(c.instance !== undefined ? { instance: c.instance } : {}),
-      ...(c.regId !== undefined ? { regId: c.regId } : {}),
-      ...(input.received !== undefined ? { received: input.received } : {}),
-      ...(request.get('User-Agent') !== undefined ? { userAgent: request.get('User-Agent')!.slice(0, 200) } : {}),
     };
+    if (c.instance !== undefined) binding.instance = c.instance;
+    if (c.regId !== undefined) binding.regId = c.regId;
+    if (input.received !== undefined) binding.received = input.received;
+    if (userAgent !== undefined) binding.userAgent = userAgent.slice(0, 200);
     upsert.push(binding);
-    byKey.set(c.key, binding);
+    if (old) current[at] = binding;
+    else current.push(binding);
   }
-  if (byKey.size > policy.maxContactsPerAor) return { ok: false, error: 'too-many-contacts' };
-  return { ok: true, upsert, removeKeys, current: [...byKey.values()], outbound };
+  if (current.length > policy.maxContactsPerAor) return { ok: false, error: 'too-many-contacts' };
+  return { ok: true, upsert, removeKeys, current, outbound };
+}
+
+function indexOfKey(bindings: readonly Binding[], key: string): number {
+  for (let i = 0; i < bindings.length; i++) if (bindings[i]!.key === key) return i;
+  return -1;
 }
 
 /** Contact header values for the 200 OK: every current binding with its remaining expiry and GRUUs. */

@@ -61,6 +61,48 @@ t.test('expires=0 removes only that binding', async (t) => {
   t.same(d.current.map((b) => b.key), ['sip:alice@192.0.2.11']);
 });
 
+t.test('the bindings after a REGISTER keep the stored order: a refreshed one in its place, new ones last; the stored list is not changed', async (t) => {
+  const a = binding({ key: 'sip:alice@192.0.2.1', contact: 'sip:alice@192.0.2.1', callId: 'other' });
+  const b = binding({ key: 'sip:alice@192.0.2.2', contact: 'sip:alice@192.0.2.2', callId: 'other' });
+  const c = binding({ key: 'sip:alice@192.0.2.3', contact: 'sip:alice@192.0.2.3', callId: 'other' });
+  const expired = binding({ key: 'sip:alice@192.0.2.9', contact: 'sip:alice@192.0.2.9', expiresAt: now - 1 });
+  const existing = [a, expired, b, c];
+  const before = existing.map((x) => ({ ...x }));
+  const d = decideRegister(input({
+    request: register({ contacts: ['<sip:alice@192.0.2.4>', '<sip:alice@192.0.2.2>', '<sip:alice@192.0.2.1>;expires=0'], cseq: 7 }),
+    existing,
+  }));
+  t.ok(d.ok);
+  if (!d.ok) return;
+  t.same(d.current.map((x) => x.contact), ['sip:alice@192.0.2.2', 'sip:alice@192.0.2.3', 'sip:alice@192.0.2.4'], 'a removed, b refreshed in place, the new one last, the expired one gone');
+  t.equal(d.current[0]!.cseq, 7, 'b is the refreshed binding');
+  t.same(d.upsert.map((x) => x.contact), ['sip:alice@192.0.2.4', 'sip:alice@192.0.2.2']);
+  t.same(d.removeKeys, ['sip:alice@192.0.2.1']);
+  t.strictSame(existing, before, 'the stored bindings are as they were');
+  t.equal(existing.length, 4);
+});
+
+t.test('a contact removed and added again in one REGISTER ends up last; an expires=0 for an unknown contact removes nothing', async (t) => {
+  const a = binding({ key: 'sip:alice@192.0.2.1', contact: 'sip:alice@192.0.2.1', callId: 'other' });
+  const b = binding({ key: 'sip:alice@192.0.2.2', contact: 'sip:alice@192.0.2.2', callId: 'other' });
+  const d = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.5>;expires=0', '<sip:alice@192.0.2.1>;expires=0'], cseq: 3 }), existing: [a, b] }));
+  t.ok(d.ok);
+  if (!d.ok) return;
+  t.same(d.removeKeys, ['sip:alice@192.0.2.1']);
+  t.same(d.current.map((x) => x.contact), ['sip:alice@192.0.2.2']);
+  const twice = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.1>', '<sip:alice@192.0.2.1>'], cseq: 3 }), existing: [a, b] }));
+  t.same(twice, { ok: false, error: 'out-of-order' }, 'the same contact twice with one CSeq is the second one out of order (RFC 3261 §10.3 step 7)');
+});
+
+t.test('more bindings than maxContactsPerAor are refused; what the same REGISTER removes does not count', async (t) => {
+  const policy = { ...DEFAULT_REGISTRAR_POLICY, maxContactsPerAor: 2 };
+  const existing = [1, 2].map((n) => binding({ key: `sip:alice@192.0.2.${n}`, contact: `sip:alice@192.0.2.${n}`, callId: 'other' }));
+  t.same(decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.3>'] }), existing, policy })), { ok: false, error: 'too-many-contacts' });
+  const swap = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.1>;expires=0', '<sip:alice@192.0.2.3>'] }), existing, policy }));
+  t.ok(swap.ok, 'one out, one in');
+  t.same(swap.ok && swap.current.map((x) => x.contact), ['sip:alice@192.0.2.2', 'sip:alice@192.0.2.3']);
+});
+
 t.test('q-values are kept and malformed ones refused', async (t) => {
   const d = decideRegister(input({ request: register({ contacts: ['<sip:alice@192.0.2.10>;q=0.5'] }) }));
   t.equal(d.ok && d.upsert[0]!.q, 0.5);

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../runtime/logger.js';
 import { AdminServer } from '../runtime/admin-server.js';
 import { isAscii } from 'node:buffer';
-import { parseMessage } from '../sip/message/parser.js';
+import { DEFAULT_PARSE_LIMITS, parseMessage, type ParseLimits } from '../sip/message/parser.js';
 import type { Request } from '../sip/message/message.js';
 import { systemClock } from '../sip/transaction/timers.js';
 import type { SipMessage } from '../sip/message/model.js';
@@ -67,9 +67,12 @@ export class EdgeNode {
   #status: AdminServer | undefined;
   #identity: EdgeIdentity | undefined;
   #trusted = new Set<string>();
+  /** A browser's frame is parsed with these: complete, so the parser takes them as they are. */
+  readonly #frameLimits: ParseLimits;
 
   constructor(options: EdgeNodeOptions) {
     this.#o = resolveEdgeOptions(options);
+    this.#frameLimits = { ...DEFAULT_PARSE_LIMITS, maxMessageBytes: this.#o.maxMessageSize };
     this.metrics = new EdgeMetrics({ defaultMetrics: options.defaultMetrics ?? false });
     this.#log = options.logger ?? silentLogger;
     this.#version = options.version ?? packageVersion();
@@ -353,7 +356,7 @@ export class EdgeNode {
 
   /** One WebSocket frame = one SIP message (RFC 7118 §5.1). */
   #fromFlow(flow: Flow, data: Buffer): void {
-    const result = parseMessage(data, { maxMessageBytes: this.#o.maxMessageSize });
+    const result = parseMessage(data, this.#frameLimits);
     if (!result.ok) {
       this.metrics.refuse('parse-error');
       // A request readable enough to answer gets a 400 naming what is wrong; anything else is dropped.

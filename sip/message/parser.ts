@@ -415,11 +415,20 @@ export function validateMessage(msg: SipMessage): SipParseError | undefined {
   }
 }
 
+/**
+ * `limits` itself when it names all three (a StreamParser merges its own once, and every message
+ * on a stream passes them), else merged with the defaults: a merge per message was ~0.1 µs.
+ */
+function completeLimits(limits: Partial<ParseLimits>): ParseLimits {
+  if (limits.maxMessageBytes !== undefined && limits.maxHeaders !== undefined && limits.maxLineLength !== undefined) return limits as ParseLimits;
+  return { ...DEFAULT_PARSE_LIMITS, ...limits };
+}
+
 /** Parses one complete message (a datagram, a WebSocket frame, a framed stream message). Never throws. */
 export function parseMessage(data: Buffer | Uint8Array | ArrayBuffer | string, limits?: Partial<ParseLimits>, options?: ParseOptions): ParseResult {
   const st: State = { isRequest: false, startLineRead: false, fields: [], headersComplete: false, latin1: false };
   try {
-    const lim = limits === undefined ? DEFAULT_PARSE_LIMITS : { ...DEFAULT_PARSE_LIMITS, ...limits };
+    const lim = limits === undefined ? DEFAULT_PARSE_LIMITS : completeLimits(limits);
     let buf: Buffer;
     if (typeof data === 'string') {
       if (data.length > lim.maxMessageBytes) return { ok: false, error: fail('TOO_LARGE', 'Message Too Large') };

@@ -142,6 +142,13 @@ t.test('limits: message size, header count, line length', async (t) => {
   t.equal(err('x'.repeat(70000), { maxMessageBytes: 1 << 20, maxLineLength: 100 }).error.code, 'TRUNCATED', 'no header end found');
   const folded = OPTIONS.replace('Accept: application/sdp', 'Accept: a' + '\r\n b'.repeat(30));
   t.equal(err(folded, { maxLineLength: 50 }).error.code, 'LINE_TOO_LONG', 'unfolded length is bounded too');
+  // Complete limits are used as given (a stream parser passes its merged ones with every message);
+  // partial ones still get the defaults for what they leave out.
+  const complete = { maxMessageBytes: 1 << 20, maxHeaders: 5, maxLineLength: 8192 };
+  t.equal(err(OPTIONS, complete).error.code, 'TOO_MANY_HEADERS', 'every field of complete limits counts');
+  t.equal(err(OPTIONS, { ...complete, maxHeaders: 128, maxLineLength: 40 }).error.code, 'LINE_TOO_LONG');
+  t.equal(err('x'.repeat(70000), { maxHeaders: 5 }).error.code, 'TOO_LARGE', 'a partial limit keeps the default size');
+  t.strictSame(complete, { maxMessageBytes: 1 << 20, maxHeaders: 5, maxLineLength: 8192 }, 'the caller\'s limits are not changed');
 });
 
 t.test('NUL bytes in the header section are refused; in the body they are fine', async (t) => {

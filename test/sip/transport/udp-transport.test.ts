@@ -122,3 +122,24 @@ t.test('UDP: an IPv6 socket talks to IPv4 peers, which it sees without the ::fff
   await dual.send(Buffer.from(sipRequest('OPTIONS', 'z9hG4bKds2')), { protocol: 'udp', host: ev!.source.remoteAddress, port: ev!.source.remotePort });
   await v4Events.waitFor('message');
 });
+
+t.test('UDP: the parse limits it was given apply to every datagram, with the defaults for what they leave out', async (t) => {
+  const b = new Collector();
+  const limited = await UdpTransport.bind({ host: '127.0.0.1', port: 0, handler: b, parseLimits: { maxHeaders: 4 } });
+  t.teardown(() => limited.close());
+  const raw = dgram.createSocket('udp4');
+  t.teardown(() => raw.close());
+  const send = (s: string) => new Promise<void>((r) => raw.send(Buffer.from(s), limited.localPort, '127.0.0.1', () => r()));
+  await send(sipRequest());
+  await send(sipRequest());
+  await b.waitFor('parse-error', 2);
+  t.equal(b.of('parse-error')[0]!.error.code, 'TOO_MANY_HEADERS', 'maxHeaders: 4 holds for the first datagram');
+  t.equal(b.of('parse-error')[1]!.error.code, 'TOO_MANY_HEADERS', 'and for the next');
+  const long = sipRequest('OPTIONS', 'z9hG4bKlong', '', [`X-Long: ${'a'.repeat(9000)}`]);
+  const wide = await UdpTransport.bind({ host: '127.0.0.1', port: 0, handler: b, parseLimits: { maxHeaders: 100 } });
+  t.teardown(() => wide.close());
+  await new Promise<void>((r) => raw.send(Buffer.from(long), wide.localPort, '127.0.0.1', () => r()));
+  await b.waitFor('parse-error', 3);
+  t.equal(b.of('parse-error')[2]!.error.code, 'LINE_TOO_LONG', 'the default line length still applies');
+  t.equal(b.of('message').length, 0);
+});

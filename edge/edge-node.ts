@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../runtime/logger.js';
 import { AdminServer } from '../runtime/admin-server.js';
 import { isAscii } from 'node:buffer';
-import { DEFAULT_PARSE_LIMITS, parseMessage, type ParseLimits } from '../sip/message/parser.js';
+import { completeLimits, parseMessage, type ParseLimits } from '../sip/message/parser.js';
 import type { Request } from '../sip/message/message.js';
 import { systemClock } from '../sip/transaction/timers.js';
 import type { SipMessage } from '../sip/message/model.js';
@@ -72,7 +72,7 @@ export class EdgeNode {
 
   constructor(options: EdgeNodeOptions) {
     this.#o = resolveEdgeOptions(options);
-    this.#frameLimits = { ...DEFAULT_PARSE_LIMITS, maxMessageBytes: this.#o.maxMessageSize };
+    this.#frameLimits = completeLimits({ maxMessageBytes: this.#o.maxMessageSize });
     this.metrics = new EdgeMetrics({ defaultMetrics: options.defaultMetrics ?? false });
     this.#log = options.logger ?? silentLogger;
     this.#version = options.version ?? packageVersion();

@@ -116,8 +116,15 @@ function measure(h: Helpers, calls: number): HotPathFigures {
  * each with the binding it refreshes already stored (an earlier CSeq of the same Call-ID).
  */
 function refreshes(): { requests: SipRequest[]; aors: string[]; stored: Binding[][]; common: { domain: string; now: number; policy: typeof DEFAULT_REGISTRAR_POLICY; firstHop: 'outbound-edge'; path: string[]; received: string; tempGruus: TempGruuCodec } } {
-  const now = Date.now();
-  const path = ['<sip:token@127.0.0.1:5999;transport=tcp;lr;ob>'];
+  const common = {
+    domain: FORWARDED_REGISTER_DOMAIN,
+    now: Date.now(),
+    policy: DEFAULT_REGISTRAR_POLICY,
+    firstHop: 'outbound-edge' as const,
+    path: ['<sip:token@127.0.0.1:5999;transport=tcp;lr;ob>'],
+    received: 'tcp:127.0.0.1:5999',
+    tempGruus: new TempGruuCodec(['hot-paths-secret']),
+  };
   const requests: SipRequest[] = [];
   const aors: string[] = [];
   const stored: Binding[][] = [];
@@ -125,13 +132,15 @@ function refreshes(): { requests: SipRequest[]; aors: string[]; stored: Binding[
     const parsed = parseMessage(Buffer.from(forwardedRegister(ua, 5, 'A'.repeat(54))));
     if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('the bench REGISTER does not parse');
     const request = parsed.message;
-    void request.contacts;
-    const instance = `urn:uuid:00000000-0000-4000-8000-${String(ua).padStart(12, '0')}`;
+    const aor = `sip:ua${ua}@${FORWARDED_REGISTER_DOMAIN}`;
+    // The binding as the registrar makes it of this REGISTER, stored one CSeq earlier.
+    const first = decideRegister({ request, aor, ...common, existing: [] });
+    if (!first.ok || first.upsert.length !== 1) throw new Error('the bench REGISTER makes no binding');
     requests.push(request);
-    aors.push(`sip:ua${ua}@${FORWARDED_REGISTER_DOMAIN}`);
-    stored.push([{ aor: aors[ua]!, key: `${instance};1`, contact: `sip:ua${ua}@ua${ua}.invalid;transport=ws`, instance, regId: 1, q: 1, path, received: 'tcp:127.0.0.1:5999', callId: request.callId, cseq: 4, userAgent: 'SIP.js/0.21.2', expiresAt: now + 600_000, createdAt: now - 60_000 }]);
+    aors.push(aor);
+    stored.push([{ ...first.upsert[0]!, cseq: request.cseq.seq - 1 }]);
   }
-  return { requests, aors, stored, common: { domain: FORWARDED_REGISTER_DOMAIN, now, policy: DEFAULT_REGISTRAR_POLICY, firstHop: 'outbound-edge', path, received: 'tcp:127.0.0.1:5999', tempGruus: new TempGruuCodec(['hot-paths-secret']) } };
+  return { requests, aors, stored, common };
 }
 
 function medians(rounds: HotPathFigures[]): HotPathFigures {

@@ -15,7 +15,7 @@
  */
 import type { SipMessage } from './model.js';
 import { SipParseError } from './errors.js';
-import { DEFAULT_PARSE_LIMITS, findHeaderEnd, parseMessage, type ParseLimits, type PartialMessage } from './parser.js';
+import { completeLimits, findHeaderEnd, parseMessage, type ParseLimits, type PartialMessage } from './parser.js';
 import { parseDigits } from './header-values.js';
 
 export interface StreamParserOptions {
@@ -107,7 +107,7 @@ export class StreamParser {
   #failed = false;
 
   constructor(options: StreamParserOptions = {}) {
-    this.limits = { ...DEFAULT_PARSE_LIMITS, ...options.limits };
+    this.limits = completeLimits(options.limits);
     this.onFrame = options.onFrame;
     this.onMessage = options.onMessage ?? (() => {});
     this.onError = options.onError ?? (() => {});

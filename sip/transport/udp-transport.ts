@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
-import { DEFAULT_PARSE_LIMITS, parseMessage, type ParseLimits } from '../message/parser.js';
+import { completeLimits, parseMessage, type ParseLimits } from '../message/parser.js';
 import { TransportError } from './errors.js';
 import { normalizeAddress, outgoingBytes, type Outgoing, type ReceivedFrom, type Transport, type TransportHandler, type TransportTarget } from './transport.js';
 
@@ -55,7 +55,7 @@ export class UdpTransport implements Transport {
   readonly reliable = false;
   readonly maxDatagramSize: number;
   readonly #socket: dgram.Socket;
-  /** Merged with the defaults once: the parser takes complete limits as they are, per datagram. */
+  /** Completed once: the parser takes complete limits as they are, per datagram. */
   readonly #parseLimits: ParseLimits;
   readonly #validate: boolean;
   #handler: TransportHandler | undefined;
@@ -85,7 +85,7 @@ export class UdpTransport implements Transport {
   private constructor(socket: dgram.Socket, options: UdpTransportOptions) {
     this.#socket = socket;
     this.#handler = options.handler;
-    this.#parseLimits = { ...DEFAULT_PARSE_LIMITS, ...options.parseLimits };
+    this.#parseLimits = completeLimits(options.parseLimits);
     this.#validate = options.validate ?? false;
     this.maxDatagramSize = options.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM;
     const a = socket.address();

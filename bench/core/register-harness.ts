@@ -24,7 +24,7 @@ import { CoreNode } from '../../core/core-node.js';
 import { MemoryLocationStore } from '../../core/location/memory-store.js';
 import { FlowTokenCodec } from '../../sip/outbound/flow-token.js';
 import { listenAnswering } from '../kamailio/floor-answer.js';
-import { ClosedLoop, envCount, importBuild, median } from '../harness/closed-loop.js';
+import { ClosedLoop, compareWithFloor, envCount, importBuild } from '../harness/closed-loop.js';
 import { FORWARDED_REGISTER_DOMAIN, forwardedRegister } from '../harness/forwarded-register.js';
 
 const SECRET = 'register-harness-secret';
@@ -131,36 +131,24 @@ export async function runRegisterHarness(o: HarnessOptions): Promise<HarnessResu
   const floor = await listenAnswering(0);
   const loops: TcpClosedLoop[] = [];
   try {
-    const targets: Record<'core' | 'baseline' | 'floor', TcpClosedLoop | undefined> = { core: undefined, baseline: undefined, floor: undefined };
-    targets.core = await TcpClosedLoop.open((await cores[0]!.start()).tcp!.port, o.uas, token);
-    if (cores[1]) targets.baseline = await TcpClosedLoop.open((await cores[1].start()).tcp!.port, o.uas, token);
-    targets.floor = await TcpClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token);
-    const names = (['core', 'baseline', 'floor'] as const).filter((n) => targets[n] !== undefined);
-    for (const n of names) loops.push(targets[n]!);
-    // Unmeasured: V8 compiles the hot paths, the cores' bindings and caches fill.
-    for (const n of names) await targets[n]!.round(Math.min(o.count, n === 'floor' ? 20_000 : 50_000));
-    const figures = { core: [] as number[], baseline: [] as number[], floor: [] as number[] };
-    const differences: number[] = [];
-    for (let i = 0; i < o.runs; i++) {
-      // The two cores swap places every round and the floor closes each: each core follows the
-      // floor as often as the other core (whatever ran just before leaves caches and the JIT's
-      // inline caches tuned to it; a fixed order measured the second core up to 10 µs slower).
-      const order = (i % 2 === 0 ? ['core', 'baseline', 'floor'] : ['baseline', 'core', 'floor']) as ('core' | 'baseline' | 'floor')[];
-      for (const name of order.filter((n) => targets[n] !== undefined)) figures[name].push(await targets[name]!.round(o.count));
-      if (targets.baseline) differences.push(figures.core[i]! - figures.baseline[i]!);
-    }
-    const round2 = (v: number): number => Math.round(v * 100) / 100;
-    const sorted = (v: number[]): number[] => [...v].sort((a, b) => a - b);
-    const floorMedian = median(sorted(figures.floor));
+    const mine = await TcpClosedLoop.open((await cores[0]!.start()).tcp!.port, o.uas, token);
+    loops.push(mine);
+    const baseline = cores[1] ? await TcpClosedLoop.open((await cores[1].start()).tcp!.port, o.uas, token) : undefined;
+    if (baseline) loops.push(baseline);
+    const floorLoop = await TcpClosedLoop.open((floor.address() as net.AddressInfo).port, o.uas, token);
+    loops.push(floorLoop);
+    // Unmeasured warm-up: V8 compiles the hot paths, the cores' bindings and caches fill.
+    const r = await compareWithFloor(
+      { mine, baseline, floor: floorLoop },
+      { runs: o.runs, count: o.count, warmup: { node: Math.min(o.count, 50_000), floor: Math.min(o.count, 20_000) } },
+    );
     return {
       uas: o.uas,
       count: o.count,
-      core: sorted(figures.core).map(round2),
-      floor: sorted(figures.floor).map(round2),
-      coreWork: round2(median(sorted(figures.core)) - floorMedian),
-      ...(targets.baseline
-        ? { baseline: { core: sorted(figures.baseline).map(round2), coreWork: round2(median(sorted(figures.baseline)) - floorMedian), difference: round2(median(sorted(differences))) } }
-        : {}),
+      core: r.mine,
+      floor: r.floor,
+      coreWork: r.work,
+      ...(r.baseline ? { baseline: { core: r.baseline.mine, coreWork: r.baseline.work, difference: r.baseline.difference } } : {}),
     };
   } finally {
     for (const l of loops) l.close();

@@ -1,15 +1,16 @@
 /**
- * The edge's cost per REGISTER, to weigh a change: WebSocket UAs in this process (the `ws`
- * client) send REGISTERs as browsers do, one per UA in a closed loop, through a real EdgeNode
- * relaying over TCP to the comparison floor's answering server (bench/kamailio/floor-answer.ts: a
- * 200 with the request's header lines, no SIP). The figure is this process's CPU per REGISTER:
- * clients, edge and answering server together, so alone it says little about the edge; what it is
- * for is the difference against a baseline (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist): that
- * build's edge joins the rotation with clients of its own, the two edges take turns round by
- * round, and the median of the differences between neighbouring rounds is what the change
- * between the two builds costs or saves on the edge (the clients and the server cost the same on
- * both sides). Runs minutes apart drift by ±10–15 % on this machine; a difference taken within one
- * round does not. `node --cpu-prof` on it profiles the edge.
+ * The edge's cost per REGISTER: WebSocket UAs in this process (the `ws` client) send REGISTERs as
+ * browsers do, one per UA in a closed loop, through a real EdgeNode relaying over TCP to the
+ * comparison floor's answering server (bench/kamailio/floor-answer.ts: a 200 with the request's
+ * header lines, no SIP). The same load also goes through the floor's edge (bench/kamailio/
+ * floor-ws.ts: uWebSockets.js handing each frame to that server and each answer back, no SIP), with
+ * clients of its own. The two take turns round by round; each figure is this process's CPU per
+ * REGISTER (clients, edge and answering server together), so the difference of their medians is
+ * what the edge's SIP work costs. With a baseline (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist)
+ * that build's edge joins the rotation, and the median of the per-round differences between the two
+ * edges is what the change between the builds costs or saves. Runs minutes apart drift by ±10–15 %
+ * on this machine; a difference taken within one round does not. `node --cpu-prof` on it profiles
+ * the edge.
  *
  *   npm run bench -- edge-register     (SIPFLOW_HARNESS_UAS, _COUNT, _RUNS, _BASELINE: 100, 20000, 10, none)
  */
@@ -19,8 +20,9 @@ import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import { EdgeNode } from '../../edge/edge-node.js';
 import { listenAnswering } from '../kamailio/floor-answer.js';
+import { listenFloorEdge, type FloorWs } from '../kamailio/floor-ws.js';
 import { registerRequest, type UaIdentity } from '../loadgen/sip-builder.js';
-import { ClosedLoop, envCount, importBuild, median } from '../harness/closed-loop.js';
+import { ClosedLoop, compareWithFloor, envCount, importBuild } from '../harness/closed-loop.js';
 
 const DOMAIN = 'bench.example';
 
@@ -38,8 +40,12 @@ export interface EdgeHarnessResult {
   count: number;
   /** CPU per REGISTER of this process (clients, edge, answering server), µs, every round, sorted. */
   edge: number[];
-  /** With a baseline: its figures, and the median over rounds of (this round − the mean of the baseline rounds either side), µs. */
-  baseline?: { edge: number[]; difference: number };
+  /** The same with the floor's edge in place of sipflow's. */
+  floor: number[];
+  /** Median edge − median floor: the edge's SIP work per REGISTER, µs. */
+  edgeWork: number;
+  /** With a baseline: its edge's figures, its SIP work, and the median of (edge − baseline) per round, µs. */
+  baseline?: { edge: number[]; edgeWork: number; difference: number };
 }
 
 /** `uas` WebSocket UAs registering in a closed loop through one edge. */
@@ -75,6 +81,11 @@ class WsClosedLoop extends ClosedLoop {
     for (const ws of this.#sockets) ws.terminate();
   }
 
+  /** Ends the current round in error (something it depends on failed). */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
   protected send(ua: number): void {
     const cseq = ++this.#cseqs[ua]!;
     const id = this.#ids[ua]!;
@@ -104,6 +115,7 @@ export async function runEdgeRegisterHarness(o: EdgeHarnessOptions): Promise<Edg
   const core = { host: '127.0.0.1', port: (answering.address() as AddressInfo).port };
   const edges: EdgeNode[] = [];
   const loops: WsClosedLoop[] = [];
+  let floorEdge: FloorWs | undefined;
   try {
     for (const Edge of classes) {
       // No rate limits: a closed loop of 100 UAs sends hundreds of REGISTERs a second per flow.
@@ -112,26 +124,24 @@ export async function runEdgeRegisterHarness(o: EdgeHarnessOptions): Promise<Edg
       const addr = await edge.start();
       loops.push(await WsClosedLoop.open(addr.ws.port, o.uas, `e${edges.length}u`));
     }
-    // Unmeasured: V8 compiles the hot paths of the clients, the edges and the server.
-    for (const l of loops) await l.round(Math.min(o.count, 20_000));
-    // Always this build, then the baseline: each edge's round follows the other's (whatever ran
-    // just before leaves the CPU caches and V8's inline caches tuned to itself). A round of this
-    // build is compared with the mean of the baseline rounds on either side of it, so a drift of
-    // the machine during the run cancels out.
-    const figures: number[][] = loops.map(() => []);
-    for (let i = 0; i < o.runs; i++) for (let k = 0; k < loops.length; k++) figures[k]!.push(await loops[k]!.round(o.count));
-    const round2 = (v: number): number => Math.round(v * 100) / 100;
-    const sorted = (v: number[]): number[] => [...v].sort((a, b) => a - b).map(round2);
-    const [mine, theirs] = figures;
-    const differences = theirs ? mine!.map((v, i) => v - (i === 0 ? theirs[0]! : (theirs[i - 1]! + theirs[i]!) / 2)) : [];
+    let floorLoop: WsClosedLoop | undefined;
+    floorEdge = await listenFloorEdge(0, core, (err) => floorLoop?.abort(new Error(`the floor's edge lost its answering server: ${err.message}`)));
+    floorLoop = await WsClosedLoop.open(floorEdge.port, o.uas, 'fu');
+    loops.push(floorLoop);
+    // The warm-up is unmeasured: V8 compiles the hot paths of the clients, the edges and the server.
+    const warmup = Math.min(o.count, 20_000);
+    const r = await compareWithFloor({ mine: loops[0]!, baseline: o.baseline !== undefined ? loops[1] : undefined, floor: floorLoop }, { runs: o.runs, count: o.count, warmup: { node: warmup, floor: warmup } });
     return {
       uas: o.uas,
       count: o.count,
-      edge: sorted(mine!),
-      ...(theirs ? { baseline: { edge: sorted(theirs), difference: round2(median(differences.sort((a, b) => a - b))) } } : {}),
+      edge: r.mine,
+      floor: r.floor,
+      edgeWork: r.work,
+      ...(r.baseline ? { baseline: { edge: r.baseline.mine, edgeWork: r.baseline.work, difference: r.baseline.difference } } : {}),
     };
   } finally {
     for (const l of loops) l.close();
+    floorEdge?.close();
     for (const e of edges) await e.stop();
     answering.close();
   }
@@ -144,8 +154,11 @@ export async function runEdgeRegisterBench(): Promise<EdgeHarnessResult> {
   process.stdout.write(`edge REGISTER harness: ${o.uas} WebSocket UAs per edge, ${o.runs} rounds of ${o.count} REGISTERs per edge${baseline ? `; baseline edge from ${baseline}` : ''}\n`);
   const r = await runEdgeRegisterHarness(o);
   process.stdout.write(
-    `CPU per REGISTER (this process: clients, edge, answering server; µs): edge ${r.edge.join(' ')}\n` +
-      (r.baseline ? `baseline ${r.baseline.edge.join(' ')}\nthis build − baseline, median of the ${o.runs} rounds' differences: ${r.baseline.difference} µs\n` : ''),
+    `CPU per REGISTER (this process: clients, edge, answering server; µs): edge ${r.edge.join(' ')}; ${r.baseline ? `baseline ${r.baseline.edge.join(' ')}; ` : ''}floor's edge ${r.floor.join(' ')}\n` +
+      `edge's SIP work per REGISTER (median edge − median floor's edge): ${r.edgeWork} µs\n` +
+      (r.baseline
+        ? `baseline's SIP work per REGISTER: ${r.baseline.edgeWork} µs; this build − baseline, median of the ${o.runs} rounds' differences: ${r.baseline.difference} µs\n`
+        : ''),
   );
   return r;
 }

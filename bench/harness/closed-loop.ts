@@ -83,3 +83,53 @@ export async function importBuild(dist: string, file: string): Promise<Record<st
     throw new Error(`cannot load the baseline's ${file} from ${dist} (${(err as Error).message}); build that checkout first (npx tsc -p tsconfig.build.json)`);
   }
 }
+
+/** Every round's figures of a node (sorted, µs per request) and what it costs above the floor. */
+export interface FloorComparison {
+  /** This build's node, every round, sorted. */
+  mine: number[];
+  /** The floor (the same sockets and clients, no SIP), every round, sorted. */
+  floor: number[];
+  /** Median of `mine` − median of `floor`: the node's SIP work per request. */
+  work: number;
+  /** With a baseline build: its figures, its SIP work, and the median of (mine − baseline) per round. */
+  baseline?: { mine: number[]; work: number; difference: number };
+}
+
+/**
+ * Rounds of `count` requests against each target: this build's node, a baseline build's (when
+ * given) and the floor, after an unmeasured warm-up of each. The two nodes swap places every round
+ * and the floor closes each, so each node follows the floor as often as the other (whatever ran
+ * just before leaves the CPU caches and V8's inline caches tuned to itself; a fixed order measured
+ * the second node up to 10 µs slower), and their difference is taken within each round, so a drift
+ * of the machine during the run cancels out.
+ */
+export async function compareWithFloor(
+  targets: { mine: ClosedLoop; baseline?: ClosedLoop | undefined; floor: ClosedLoop },
+  o: { runs: number; count: number; warmup: { node: number; floor: number } },
+): Promise<FloorComparison> {
+  type Name = 'mine' | 'baseline' | 'floor';
+  const names = (['mine', 'baseline', 'floor'] as const).filter((n) => targets[n] !== undefined);
+  for (const n of names) await targets[n]!.round(n === 'floor' ? o.warmup.floor : o.warmup.node);
+  const figures: Record<Name, number[]> = { mine: [], baseline: [], floor: [] };
+  const differences: number[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    const order: Name[] = i % 2 === 0 ? ['mine', 'baseline', 'floor'] : ['baseline', 'mine', 'floor'];
+    for (const name of order) {
+      const loop = targets[name];
+      if (loop !== undefined) figures[name].push(await loop.round(o.count));
+    }
+    if (targets.baseline) differences.push(figures.mine[i]! - figures.baseline[i]!);
+  }
+  const round2 = (v: number): number => Math.round(v * 100) / 100;
+  const sorted = (v: number[]): number[] => [...v].sort((a, b) => a - b);
+  const floorMedian = median(sorted(figures.floor));
+  return {
+    mine: sorted(figures.mine).map(round2),
+    floor: sorted(figures.floor).map(round2),
+    work: round2(median(sorted(figures.mine)) - floorMedian),
+    ...(targets.baseline
+      ? { baseline: { mine: sorted(figures.baseline).map(round2), work: round2(median(sorted(figures.baseline)) - floorMedian), difference: round2(median(sorted(differences))) } }
+      : {}),
+  };
+}

@@ -2,7 +2,7 @@
  * The floor's answering side: each request framed from a TCP stream is answered with
  * "SIP/2.0 200 OK" and the request's own header lines, writes of one event-loop turn batched as
  * sipflow's TcpConnection batches them. No SIP processing: what a TCP peer costs with nothing to do.
- * Used by floor-node.ts (a process of its own) and bench/core/register-harness.ts (in process).
+ * Used by floor-node.ts (a process of its own) and the core and edge harnesses (in process).
  *
  * Requests must have Content-Length 0 (the load generator's REGISTER): framing is the empty line.
  */

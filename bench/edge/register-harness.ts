@@ -124,13 +124,15 @@ export async function runEdgeRegisterHarness(o: EdgeHarnessOptions): Promise<Edg
       const addr = await edge.start();
       loops.push(await WsClosedLoop.open(addr.ws.port, o.uas, `e${edges.length}u`));
     }
+    // This build's edge, and the baseline's when there is one.
+    const [mine, baseline] = loops;
     let floorLoop: WsClosedLoop | undefined;
     floorEdge = await listenFloorEdge(0, core, (err) => floorLoop?.abort(new Error(`the floor's edge lost its answering server: ${err.message}`)));
     floorLoop = await WsClosedLoop.open(floorEdge.port, o.uas, 'fu');
     loops.push(floorLoop);
     // The warm-up is unmeasured: V8 compiles the hot paths of the clients, the edges and the server.
     const warmup = Math.min(o.count, 20_000);
-    const r = await compareWithFloor({ mine: loops[0]!, baseline: o.baseline !== undefined ? loops[1] : undefined, floor: floorLoop }, { runs: o.runs, count: o.count, warmup: { node: warmup, floor: warmup } });
+    const r = await compareWithFloor({ mine: mine!, baseline, floor: floorLoop }, { runs: o.runs, count: o.count, warmup: { node: warmup, floor: warmup } });
     return {
       uas: o.uas,
       count: o.count,

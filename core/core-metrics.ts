@@ -3,8 +3,9 @@
  * tests). Labels are bounded: methods are folded to the known set, statuses to their code, causes
  * to a fixed vocabulary; nothing per user or per call.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { HotCounter } from '../runtime/hot-counter.js';
+import { HotHistogram } from '../runtime/hot-histogram.js';
 
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'INFO', 'UPDATE', 'PRACK', 'SUBSCRIBE', 'NOTIFY', 'REFER', 'MESSAGE', 'PUBLISH']);
 export function methodLabel(method: string): string {
@@ -22,9 +23,9 @@ export class CoreMetrics {
   readonly dropped = new Counter({ name: 'sipflow_core_messages_dropped_total', help: 'Messages dropped, by cause', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly rejected = new Counter({ name: 'sipflow_core_requests_rejected_total', help: 'Requests answered with an error by this node, by cause', labelNames: ['cause'] as const, registers: [this.registry] });
   readonly registrations = new HotCounter({ name: 'sipflow_core_registrations_total', help: 'REGISTER outcomes', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly registerSeconds = new Histogram({ name: 'sipflow_core_register_duration_seconds', help: 'REGISTER processing time including the store', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
+  readonly registerSeconds = new HotHistogram({ name: 'sipflow_core_register_duration_seconds', help: 'REGISTER processing time including the store', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
   readonly lookups = new Counter({ name: 'sipflow_core_location_lookups_total', help: 'Location lookups for routing', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly lookupSeconds = new Histogram({ name: 'sipflow_core_location_lookup_duration_seconds', help: 'Location lookup time', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
+  readonly lookupSeconds = new HotHistogram({ name: 'sipflow_core_location_lookup_duration_seconds', help: 'Location lookup time', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'sipflow_core_store_errors_total', help: 'Location store failures', labelNames: ['operation'] as const, registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'sipflow_core_auth_failures_total', help: 'Failed digest authentications, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   /** Set by the node: read at scrape time, so the hot path never touches the gauge. */

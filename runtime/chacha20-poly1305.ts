@@ -42,20 +42,35 @@ export class ChaCha20Poly1305Sealer {
    */
   seal(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array, ctOffset: number, tagOffset: number): void {
     if (nonce.length !== NONCE_BYTES) throw new RangeError(`a ChaCha20-Poly1305 nonce has ${NONCE_BYTES} bytes, not ${nonce.length}`);
-    const n0 = readLe32(nonce, 0);
-    const n1 = readLe32(nonce, 4);
-    const n2 = readLe32(nonce, 8);
+    this.#seal(nonce, 0, plaintext, 0, plaintext.length, out, ctOffset, tagOffset);
+  }
+
+  /**
+   * seal() for a token that carries its nonce and is built in one buffer: the nonce is read from
+   * `out` at `nonceAt`, and the `length` bytes at `ctOffset` are encrypted in place (ChaCha20 is an
+   * XOR with its keystream, byte by byte). Neither the nonce nor the tag may overlap those bytes.
+   */
+  sealInPlace(out: Uint8Array, nonceAt: number, ctOffset: number, length: number, tagOffset: number): void {
+    if (nonceAt < 0 || nonceAt + NONCE_BYTES > out.length) throw new RangeError(`no ${NONCE_BYTES}-byte nonce at ${nonceAt} of ${out.length} bytes`);
+    if (ctOffset < 0 || length < 0 || ctOffset + length > out.length) throw new RangeError(`no ${length} bytes at ${ctOffset} of ${out.length} to seal`);
+    if (tagOffset < 0 || tagOffset + TAG_BYTES > out.length) throw new RangeError(`no room for the ${TAG_BYTES}-byte tag at ${tagOffset} of ${out.length} bytes`);
+    this.#seal(out, nonceAt, out, ctOffset, length, out, ctOffset, tagOffset);
+  }
+
+  #seal(nonce: Uint8Array, nonceAt: number, plaintext: Uint8Array, ptOffset: number, length: number, out: Uint8Array, ctOffset: number, tagOffset: number): void {
+    const n0 = readLe32(nonce, nonceAt);
+    const n1 = readLe32(nonce, nonceAt + 4);
+    const n2 = readLe32(nonce, nonceAt + 8);
     // §2.6: the Poly1305 one-time key is the first 32 bytes of block 0.
     this.#chachaBlock(0, n0, n1, n2);
     const poly = this.#poly;
     poly.init(this.#block);
     // §2.4: the plaintext is encrypted from block 1 on.
-    const length = plaintext.length;
     for (let at = 0, counter = 1; at < length; at += 64, counter++) {
       this.#chachaBlock(counter, n0, n1, n2);
       const block = this.#block;
       const end = Math.min(64, length - at);
-      for (let i = 0; i < end; i++) out[ctOffset + at + i] = plaintext[at + i]! ^ block[i]!;
+      for (let i = 0; i < end; i++) out[ctOffset + at + i] = plaintext[ptOffset + at + i]! ^ block[i]!;
     }
     // §2.8: mac_data = AAD (none) || ciphertext || pad16 || le64(0) || le64(length).
     poly.update(out, ctOffset, length);
@@ -139,7 +154,7 @@ class Poly1305 {
   init(oneTimeKey: Uint8Array): void {
     // §2.5.1 clamp(r): clear the top four bits of bytes 3, 7, 11, 15 and the low two of 4, 8, 12.
     const r = this.#clamped;
-    r.set(oneTimeKey.subarray(0, 16));
+    for (let i = 0; i < 16; i++) r[i] = oneTimeKey[i]!;
     r[3]! &= 15; r[7]! &= 15; r[11]! &= 15; r[15]! &= 15;
     r[4]! &= 252; r[8]! &= 252; r[12]! &= 252;
     toLimbs(r, 0, 16, 0, this.#r);

@@ -24,7 +24,7 @@
  */
 import { createDecipheriv, createHash, createHmac } from 'node:crypto';
 import { ownCopy } from '../../sip/message/own-copy.js';
-import { randomBytesPooled } from '../../sip/message/random-pool.js';
+import { randomFillPooled } from '../../sip/message/random-pool.js';
 import { ChaCha20Poly1305Sealer, NONCE_BYTES, TAG_BYTES } from '../../runtime/chacha20-poly1305.js';
 
 const TEMP_PREFIX = 'tgruu.';
@@ -34,6 +34,8 @@ const TEMP_PREFIX = 'tgruu.';
  * the chance that any two of those share a nonce is under one in a million (birthday bound).
  */
 const IV_BYTES = NONCE_BYTES;
+/** Where a token's claims (sealed: its ciphertext) start, after the nonce and the tag. */
+const CLAIMS_AT = IV_BYTES + TAG_BYTES;
 
 export function pubGruu(aor: string, instance: string): string {
   return `${aor};gr=${instance}`;
@@ -67,8 +69,8 @@ export class TempGruuCodec {
   /** AES-256-GCM keys of tokens minted before ChaCha20-Poly1305, opened only. */
   readonly #legacyKeys: Buffer[];
   readonly #sealer: ChaCha20Poly1305Sealer;
-  /** Where binary claims are written before sealing (the ciphertext goes elsewhere). */
-  readonly #plain = Buffer.alloc(BINARY_MAX);
+  /** Where a token is built and sealed: room for binary claims of any length binaryClaims() takes. */
+  readonly #raw = Buffer.alloc(CLAIMS_AT + BINARY_MAX);
 
   /** @param secrets cluster secrets, newest first (same rotation rule as flow tokens). */
   constructor(secrets: readonly string[]) {
@@ -81,13 +83,20 @@ export class TempGruuCodec {
 
   /** Returns the user part of a temp-gruu; the full URI is `sip:<user>@<domain>;gr`. */
   mint(claims: TempGruuClaims): string {
-    const plain = binaryClaims(claims, this.#plain) ?? Buffer.from(claims.aor + '\n' + claims.instance + '\n' + claims.callIdHash, 'utf8');
-    // nonce | tag | ciphertext, as the AES-GCM tokens were laid out.
-    const raw = Buffer.allocUnsafe(IV_BYTES + TAG_BYTES + plain.length);
-    const nonce = randomBytesPooled(IV_BYTES);
-    nonce.copy(raw, 0);
-    this.#sealer.seal(nonce, plain, raw, IV_BYTES + TAG_BYTES, IV_BYTES);
-    return TEMP_PREFIX + raw.toString('base64url');
+    // nonce | tag | ciphertext, as the AES-GCM tokens were laid out, built in one buffer kept for
+    // every mint (the token leaves as a string): the claims are written where their ciphertext
+    // goes and sealed in place.
+    let raw = this.#raw;
+    let length = binaryClaims(claims, raw, CLAIMS_AT);
+    if (length < 0) {
+      const text = claims.aor + '\n' + claims.instance + '\n' + claims.callIdHash;
+      length = Buffer.byteLength(text, 'utf8');
+      if (CLAIMS_AT + length > raw.length) raw = Buffer.allocUnsafe(CLAIMS_AT + length);
+      raw.write(text, CLAIMS_AT, 'utf8');
+    }
+    randomFillPooled(raw, 0, IV_BYTES);
+    this.#sealer.sealInPlace(raw, 0, CLAIMS_AT, length, IV_BYTES);
+    return TEMP_PREFIX + raw.toString('base64url', 0, CLAIMS_AT + length);
   }
 
   /** Never throws; undefined for anything not minted by this cluster. */
@@ -122,28 +131,48 @@ const UUID_GROUPS: readonly number[] = [8, 4, 4, 4, 12];
 const BINARY_MAX = 256;
 
 /**
- * Claims as marker | hash | UUID | AOR, in `scratch`; undefined when the instance is not a
- * lower-case urn:uuid or the hash not 16 lower-case hex digits (those are minted as text).
+ * Claims as marker | hash | UUID | AOR, written into `out` at `at`; their length, or −1 (nothing
+ * to rely on written) when the instance is not a lower-case urn:uuid, the hash not 16 lower-case
+ * hex digits, or the whole longer than BINARY_MAX: those are minted as text.
  */
-function binaryClaims(claims: TempGruuClaims, scratch: Buffer): Buffer | undefined {
+function binaryClaims(claims: TempGruuClaims, out: Buffer, at: number): number {
   const { instance, callIdHash: hash, aor } = claims;
-  if (hash.length !== 2 * HASH_BYTES || instance.length !== URN_UUID.length + 36 || !instance.startsWith(URN_UUID)) return undefined;
-  const aorBytes = Buffer.byteLength(aor, 'utf8');
-  const length = 1 + HASH_BYTES + UUID_BYTES + aorBytes;
-  if (length > scratch.length) return undefined;
-  scratch[0] = BINARY_MARKER;
-  if (!hexInto(hash, 0, hash.length, scratch, 1)) return undefined;
+  if (hash.length !== 2 * HASH_BYTES || instance.length !== URN_UUID.length + 36 || !instance.startsWith(URN_UUID)) return -1;
+  const aorAt = at + 1 + HASH_BYTES + UUID_BYTES;
+  const end = writeAor(aor, out, aorAt, at + BINARY_MAX);
+  if (end < 0) return -1;
+  out[at] = BINARY_MARKER;
+  if (!hexInto(hash, 0, hash.length, out, at + 1)) return -1;
   // 8-4-4-4-12: the dashes where RFC 4122 puts them, hex everywhere else.
-  let at = 1 + HASH_BYTES;
+  let to = at + 1 + HASH_BYTES;
   let from = URN_UUID.length;
   for (const digits of UUID_GROUPS) {
-    if (from > URN_UUID.length && instance.charCodeAt(from++) !== 0x2d) return undefined;
-    if (!hexInto(instance, from, from + digits, scratch, at)) return undefined;
-    at += digits / 2;
+    if (from > URN_UUID.length && instance.charCodeAt(from++) !== 0x2d) return -1;
+    if (!hexInto(instance, from, from + digits, out, to)) return -1;
+    to += digits / 2;
     from += digits;
   }
-  scratch.write(aor, at, 'utf8');
-  return scratch.subarray(0, length);
+  return end - at;
+}
+
+/**
+ * The AOR as UTF-8 into `out` from `at`, stopping short of `limit`; where it ends, or −1 when it
+ * does not fit. ASCII (every AOR this registrar makes from a SIP URI's user and its domain, unless
+ * the user part was escaped into something else) is copied char by char: a Buffer write is a trip
+ * into C++ that costs more than the copy.
+ */
+function writeAor(aor: string, out: Buffer, at: number, limit: number): number {
+  if (at + aor.length > limit) return -1;
+  for (let i = 0; i < aor.length; i++) {
+    const c = aor.charCodeAt(i);
+    if (c >= 0x80) {
+      const bytes = Buffer.byteLength(aor, 'utf8');
+      if (at + bytes > limit) return -1;
+      return at + out.write(aor, at, bytes, 'utf8');
+    }
+    out[at + i] = c;
+  }
+  return at + aor.length;
 }
 
 /** Lower-case hex digits text[start..end) as bytes into out at `at`; false on anything else. */

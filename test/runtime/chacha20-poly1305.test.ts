@@ -79,6 +79,27 @@ t.test('what it seals, OpenSSL opens; a flipped bit is refused', async (t) => {
   t.throws(() => open(tampered));
 });
 
+t.test('sealed in place, with the nonce in the same buffer, equals OpenSSL', async (t) => {
+  let mismatches = 0;
+  for (const length of [0, 1, 15, 16, 17, 63, 64, 65, 100, 200]) {
+    const key = randomBytes(32);
+    const nonce = randomBytes(NONCE_BYTES);
+    const plaintext = randomBytes(length);
+    // nonce | tag | plaintext, sealed into nonce | tag | ciphertext.
+    const token = Buffer.concat([nonce, Buffer.alloc(TAG_BYTES), plaintext, Buffer.from('after')]);
+    new ChaCha20Poly1305Sealer(key).sealInPlace(token, 0, NONCE_BYTES + TAG_BYTES, length, NONCE_BYTES);
+    const ref = opensslSeal(key, nonce, plaintext);
+    const at = NONCE_BYTES + TAG_BYTES;
+    if (!token.subarray(0, NONCE_BYTES).equals(nonce) || !token.subarray(NONCE_BYTES, at).equals(ref.tag) || !token.subarray(at, at + length).equals(ref.ciphertext)) mismatches++;
+    if (token.toString('latin1', at + length) !== 'after') mismatches++;
+  }
+  t.equal(mismatches, 0, 'every length: the same tag and ciphertext as OpenSSL, the nonce and the bytes after left alone');
+  const s = new ChaCha20Poly1305Sealer(Buffer.alloc(32));
+  t.throws(() => s.sealInPlace(Buffer.alloc(40), 30, 0, 4, 4), RangeError, 'no whole nonce');
+  t.throws(() => s.sealInPlace(Buffer.alloc(40), 0, 28, 13, 12), RangeError, 'plaintext past the end');
+  t.throws(() => s.sealInPlace(Buffer.alloc(40), 0, 28, 4, 30), RangeError, 'tag past the end');
+});
+
 t.test('refuses keys and nonces of the wrong size', async (t) => {
   t.throws(() => new ChaCha20Poly1305Sealer(Buffer.alloc(16)), RangeError);
   const s = new ChaCha20Poly1305Sealer(Buffer.alloc(32));

@@ -225,6 +225,21 @@ t.test('claims with a urn:uuid instance and our hash are sealed in binary, 38 by
   const long = { aor: `sip:${'a'.repeat(300)}@example.com`, instance: uuidInstance, callIdHash: claims.callIdHash };
   t.same(gruus.open(gruus.mint(long)), long, 'an AOR too long for the binary form is sealed as text');
   t.same(gruus.open(gruus.mint(claims)), claims, 'and the next binary mint is unaffected');
+
+  // The binary form holds up to 256 bytes of claims (marker, hash, UUID: 25): an AOR of 231 bytes
+  // is the longest in binary, by its UTF-8 length, not its length in characters.
+  const aorOf = (bytes: number, tail = ''): string => `sip:${'b'.repeat(bytes - 'sip:@example.com'.length - Buffer.byteLength(tail))}${tail}@example.com`;
+  for (const [c, form] of [
+    [{ aor: aorOf(231), instance: uuidInstance, callIdHash: claims.callIdHash }, 'binary'],
+    [{ aor: aorOf(232), instance: uuidInstance, callIdHash: claims.callIdHash }, 'text'],
+    [{ aor: aorOf(231, 'ü'), instance: uuidInstance, callIdHash: claims.callIdHash }, 'binary'],
+    [{ aor: aorOf(232, 'ü'), instance: uuidInstance, callIdHash: claims.callIdHash }, 'text'],
+  ] as const) {
+    const user = gruus.mint(c);
+    t.same(gruus.open(user), c, `an AOR of ${Buffer.byteLength(c.aor)} bytes comes back whole`);
+    const expected = form === 'binary' ? 1 + 8 + 16 + Buffer.byteLength(c.aor) : Buffer.byteLength(`${c.aor}\n${c.instance}\n${c.callIdHash}`);
+    t.equal(rawLength(user), 12 + 16 + expected, `sealed in ${form}`);
+  }
 });
 
 t.test('text temp-gruus of the same claims, as the previous version minted them, still open', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { randomByte, randomBytesPooled } from '../../../sip/message/random-pool.js';
+import { randomByte, randomBytesPooled, randomFillPooled } from '../../../sip/message/random-pool.js';
 
 t.test('randomBytesPooled hands out fresh bytes of the asked length, never the same twice', async (t) => {
   const seen = new Set<string>();
@@ -30,4 +30,18 @@ t.test('randomByte spreads over the whole byte range', async (t) => {
   const counts = new Array<number>(256).fill(0);
   for (let i = 0; i < 256 * 64; i++) counts[randomByte()]!++;
   t.ok(counts.every((c) => c > 20 && c < 120), 'every value seen, none wildly over-represented');
+});
+
+t.test('randomFillPooled writes fresh bytes where asked and nowhere else', async (t) => {
+  const seen = new Set<string>();
+  const out = Buffer.alloc(40, 0xee);
+  // Past several refills of the pool.
+  for (let i = 0; i < 1000; i++) {
+    t.equal(randomFillPooled(out, 4, 12), out, 'returns the buffer it filled');
+    const hex = out.toString('hex', 4, 16);
+    t.notOk(seen.has(hex), 'no repeat');
+    seen.add(hex);
+  }
+  t.ok(out.subarray(0, 4).every((b) => b === 0xee) && out.subarray(16).every((b) => b === 0xee), 'the bytes around are untouched');
+  t.throws(() => randomFillPooled(Buffer.alloc(8192), 0, 8192), RangeError, 'more than the pool at once is refused');
 });

@@ -4,7 +4,8 @@
  * Map key, and a response built with a Contact as long as a registrar's 200 carries (its header
  * values are checked for CR, LF and NUL), the framing of REGISTERs as a relay forwards them,
  * eight to a TCP read as they arrive between nodes under load, and the registrar's decision on such
- * a REGISTER (`decideRegister`, its binding already stored, as on every refresh). With a baseline build
+ * a REGISTER (`decideRegister`, its binding already stored, as on every refresh), a temp-GRUU minted
+ * for it, and the core's REGISTER duration observed in its histogram. With a baseline build
  * (SIPFLOW_HARNESS_BASELINE=<other checkout>/dist) the same calls of that build alternate with
  * these, round by round. Figures are ns per call, the median of the rounds.
  *
@@ -18,7 +19,8 @@ import { StreamParser } from '../../sip/message/stream-parser.js';
 import { parseMessage } from '../../sip/message/parser.js';
 import type { SipRequest } from '../../sip/message/model.js';
 import { decideRegister, DEFAULT_REGISTRAR_POLICY } from '../../core/registrar/registration.js';
-import { TempGruuCodec } from '../../core/registrar/gruu.js';
+import { TempGruuCodec, callIdHash } from '../../core/registrar/gruu.js';
+import { CoreMetrics } from '../../core/core-metrics.js';
 import type { Binding } from '../../core/location/location-store.js';
 import { envCount, importBuild, median } from '../harness/closed-loop.js';
 import { FORWARDED_REGISTER_DOMAIN, forwardedRegister } from '../harness/forwarded-register.js';
@@ -29,6 +31,8 @@ interface Helpers {
   Response: typeof Response;
   StreamParser: typeof StreamParser;
   decideRegister: typeof decideRegister;
+  TempGruuCodec: typeof TempGruuCodec;
+  CoreMetrics: typeof CoreMetrics;
 }
 
 export interface HotPathFigures {
@@ -44,6 +48,10 @@ export interface HotPathFigures {
   frame: number;
   /** decideRegister on a relay-forwarded REGISTER (parsed beforehand) whose binding is stored: a refresh. */
   decide: number;
+  /** TempGruuCodec.mint() of a urn:uuid instance's claims (the binary form), as every 200 to a REGISTER with +sip.instance has. */
+  mint: number;
+  /** The core's REGISTER duration histogram: one observe(). */
+  observe: number;
 }
 
 const REGISTRAR_CONTACT =
@@ -74,6 +82,14 @@ function measure(h: Helpers, calls: number): HotPathFigures {
   const framer = new h.StreamParser({ onFrame: () => (framed++, true) });
   const refresh = refreshes();
   let decided = 0;
+  const codec = new h.TempGruuCodec(['hot-paths-secret']);
+  const claims = Array.from({ length: 64 }, (_, i) => ({
+    aor: `sip:ua${i}@${FORWARDED_REGISTER_DOMAIN}`,
+    instance: `urn:uuid:0b6f2d7e-1c2a-4f8e-9a3b-5d6c7e8f${(0x1000 + i).toString(16)}`,
+    callIdHash: callIdHash(`ua${i}-harness`),
+  }));
+  let minted = 0;
+  const histogram = new h.CoreMetrics().registerSeconds;
   return {
     inc: nsPerCall(calls, () => {
       for (let i = 0; i < calls; i++) counter.inc({ side: 'tcp', type: `${(i & 3) + 1}xx` });
@@ -107,6 +123,15 @@ function measure(h: Helpers, calls: number): HotPathFigures {
       }
       if (decided < calls) throw new Error(`decided ${decided} of ${calls} REGISTERs`);
       decided = 0;
+    }),
+    mint: nsPerCall(calls, () => {
+      for (let i = 0; i < calls; i++) minted += codec.mint(claims[i & 63]!).length;
+      if (minted < calls * 80) throw new Error(`temp-GRUUs of ${minted / calls} characters`);
+      minted = 0;
+    }),
+    observe: nsPerCall(calls, () => {
+      // Durations as a core's REGISTERs take, in ms: mostly under one, some in the next buckets.
+      for (let i = 0; i < calls; i++) histogram.observe((i & 7) / 2000);
     }),
   };
 }
@@ -145,11 +170,11 @@ function refreshes(): { requests: SipRequest[]; aors: string[]; stored: Binding[
 
 function medians(rounds: HotPathFigures[]): HotPathFigures {
   const of = (k: keyof HotPathFigures): number => Math.round(median(rounds.map((r) => r[k]).sort((a, b) => a - b)));
-  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey'), contact: of('contact'), frame: of('frame'), decide: of('decide') };
+  return { inc: of('inc'), token: of('token'), branchKey: of('branchKey'), contact: of('contact'), frame: of('frame'), decide: of('decide'), mint: of('mint'), observe: of('observe') };
 }
 
 export async function runHotPaths(o: { calls: number; runs: number; baseline?: string }): Promise<HotPathResult> {
-  const mine: Helpers = { HotCounter, randomToken, Response, StreamParser, decideRegister };
+  const mine: Helpers = { HotCounter, randomToken, Response, StreamParser, decideRegister, TempGruuCodec, CoreMetrics };
   let theirs: Helpers | undefined;
   if (o.baseline !== undefined) {
     const counter = await importBuild(o.baseline, 'runtime/hot-counter.js');
@@ -157,12 +182,16 @@ export async function runHotPaths(o: { calls: number; runs: number; baseline?: s
     const message = await importBuild(o.baseline, 'sip/message/message.js');
     const stream = await importBuild(o.baseline, 'sip/message/stream-parser.js');
     const registration = await importBuild(o.baseline, 'core/registrar/registration.js');
+    const gruu = await importBuild(o.baseline, 'core/registrar/gruu.js');
+    const metrics = await importBuild(o.baseline, 'core/core-metrics.js');
     theirs = {
       HotCounter: counter.HotCounter as typeof HotCounter,
       randomToken: factory.randomToken as typeof randomToken,
       Response: message.Response as typeof Response,
       StreamParser: stream.StreamParser as typeof StreamParser,
       decideRegister: registration.decideRegister as typeof decideRegister,
+      TempGruuCodec: gruu.TempGruuCodec as typeof TempGruuCodec,
+      CoreMetrics: metrics.CoreMetrics as typeof CoreMetrics,
     };
   }
   const rounds: { mine: HotPathFigures[]; theirs: HotPathFigures[] } = { mine: [], theirs: [] };
@@ -183,7 +212,7 @@ export async function runHotPathsBench(): Promise<HotPathResult> {
   const baseline = process.env.SIPFLOW_HARNESS_BASELINE || undefined;
   const o = { calls: envCount('SIPFLOW_HARNESS_COUNT', 2_000_000), runs: envCount('SIPFLOW_HARNESS_RUNS', 7), ...(baseline ? { baseline } : {}) };
   const r = await runHotPaths(o);
-  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns, a 200 with a registrar's Contact ${f.contact} ns, a forwarded REGISTER framed out of a stream ${f.frame} ns, decideRegister on a refresh ${f.decide} ns\n`;
+  const line = (name: string, f: HotPathFigures): string => `${name}: inc() with two labels ${f.inc} ns, randomToken(16) ${f.token} ns, a branch set and deleted as a Map key ${f.branchKey} ns, a 200 with a registrar's Contact ${f.contact} ns, a forwarded REGISTER framed out of a stream ${f.frame} ns, decideRegister on a refresh ${f.decide} ns, a temp-GRUU minted ${f.mint} ns, a REGISTER duration observed ${f.observe} ns\n`;
   process.stdout.write(`hot paths: ${o.runs} rounds of ${o.calls} calls, median ns per call\n` + line('this build', r.mine) + (r.baseline ? line(`baseline (${baseline})`, r.baseline) : ''));
   return r;
 }

@@ -9,6 +9,6 @@ t.test('the hot-path bench times each helper, and a baseline build alongside', a
   t.equal(alone.baseline, undefined);
   const dist = fileURLToPath(new URL('../../../dist', import.meta.url));
   const paired = await runHotPaths({ calls: 2000, runs: 2, baseline: dist });
-  t.same(Object.keys(paired.baseline ?? {}).sort(), ['branchKey', 'contact', 'decide', 'frame', 'inc', 'token']);
+  t.same(Object.keys(paired.baseline ?? {}).sort(), ['branchKey', 'contact', 'decide', 'frame', 'inc', 'mint', 'observe', 'token']);
   await t.rejects(runHotPaths({ calls: 10, runs: 1, baseline: '/nonexistent-sipflow-build' }), /build that checkout first/);
 });

@@ -28,6 +28,16 @@ t.test('what a scrape reports equals prom-client\'s own Histogram given the same
   t.equal(got.values.find((v) => v.metricName === 'hot_seconds_bucket' && (v.labels as Record<string, unknown>).le === '+Inf')?.value, 42, 'get() hands over too');
 });
 
+t.test('values wait in the hot histogram until a read, not in prom-client\'s record', async (t) => {
+  const hot = new HotHistogram({ name: 'w_seconds', help: 'w', buckets: BUCKETS, registers: [] });
+  // prom-client's record for a histogram without labels (what the hand-over writes into).
+  const record = (): { count: number } | undefined => (hot as unknown as { hashMap: Record<string, { count: number }> }).hashMap[''];
+  for (let i = 0; i < 10; i++) hot.observe(i / 1000);
+  t.equal(record()?.count, 0, 'observe() left prom-client\'s record alone: the fast path is in use');
+  await hot.get();
+  t.equal(record()?.count, 10, 'a read handed all ten over');
+});
+
 t.test('reset drops what was observed and not yet read; observing goes on afterwards', async (t) => {
   const registry = new Registry();
   const hot = new HotHistogram({ name: 'r_seconds', help: 'r', buckets: BUCKETS, registers: [registry] });

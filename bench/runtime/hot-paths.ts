@@ -130,7 +130,7 @@ function measure(h: Helpers, calls: number): HotPathFigures {
       minted = 0;
     }),
     observe: nsPerCall(calls, () => {
-      // Durations as a core's REGISTERs take, in ms: mostly under one, some in the next buckets.
+      // Durations in seconds as a core's REGISTERs take them: 0 to 3.5 ms, over the first four buckets.
       for (let i = 0; i < calls; i++) histogram.observe((i & 7) / 2000);
     }),
   };
